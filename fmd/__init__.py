@@ -1,0 +1,62 @@
+"""fmd: a performance-monitoring dashboard for Flask apps, in two lines.
+
+    import fmd
+    fmd.bind(app)
+
+The public API: ``config``, ``bind``, ``FMD``, ``flush``, ``stats``, ``set_level``, ``ConfigError``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .config import Config, ConfigError, ConfigWarning
+from .extension import FMD, _bound
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from .state import State
+
+__version__ = "0.1.0"
+
+#: The process-wide configuration used by ``bind()``: ``fmd.config.init_from(file=...)``,
+#: ``fmd.config.group_by = ...``, ``fmd.config.monitor_level = 2``.
+config = Config()
+
+
+def bind(app: "Flask", **options: Any) -> "State":
+    """Monitor *app* and serve the dashboard at /<CUSTOM_LINK>; keyword options override other sources."""
+    return FMD(config=config, **options).init_app(app)
+
+
+def _state(app: "Flask | None") -> "State":
+    if app is not None:
+        return app.extensions["fmd"]
+    from flask import current_app, has_app_context
+
+    if has_app_context() and "fmd" in current_app.extensions:
+        return current_app.extensions["fmd"]
+    if not _bound:
+        raise RuntimeError("fmd is not bound to any app yet; call fmd.bind(app) first")
+    return _bound[-1]
+
+
+def flush(timeout: float = 10.0) -> bool:
+    """Write every queued record of every bound app in this process; False if *timeout* ran out first."""
+    from .instrument.recorder import flush_all
+
+    return flush_all(timeout)
+
+
+def stats(app: "Flask | None" = None) -> dict:
+    """Recording health of this process: queue length, rows written, dropped, failed writes, last error."""
+    return _state(app).stats()
+
+
+def set_level(endpoint: str, level: int, app: "Flask | None" = None) -> None:
+    """Set an endpoint's monitoring level (0-3) for every worker and host sharing the database."""
+    _state(app).set_level(endpoint, level)
+
+
+__all__ = ["FMD", "Config", "ConfigError", "ConfigWarning", "bind", "config", "flush", "set_level", "stats"]

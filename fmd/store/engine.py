@@ -1,0 +1,130 @@
+"""fmd's own SQLAlchemy engine: created lazily, per process, never shared with the host's Flask-SQLAlchemy.
+
+SQLite gets WAL mode, a busy timeout and ``BEGIN IMMEDIATE`` for writer transactions, so concurrent
+workers queue for the write lock instead of failing with "database is locked".
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+from .models import Tables, tables_for
+
+#: How long an SQLite connection waits for another process's write lock before giving up (ms).
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for *url* with the per-dialect settings fmd relies on."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        memory = parsed.database in (None, "", ":memory:")
+        kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+        if memory:  # one shared connection, or each thread would see its own empty database
+            kwargs["poolclass"] = StaticPool
+        engine = create_engine(url, **kwargs)
+        _sqlite_setup(engine, memory)
+        return engine
+    # A bare dialect name means SQLAlchemy's default driver; fall back to the one that is installed.
+    if parsed.drivername in ("postgresql", "postgres") and not _has("psycopg2") and _has("psycopg"):
+        url = str(parsed.set(drivername="postgresql+psycopg"))
+    if parsed.drivername in ("mysql", "mariadb") and not _has("MySQLdb") and _has("pymysql"):
+        url = str(parsed.set(drivername=f"{parsed.drivername}+pymysql"))
+    if parsed.get_backend_name() in ("mysql", "mariadb") and "charset" not in parsed.query:
+        url = str(make_url(url).update_query_dict({"charset": "utf8mb4"}))
+    return create_engine(url, pool_pre_ping=True, pool_recycle=1800, pool_size=5, max_overflow=5)
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _sqlite_setup(engine: Engine, memory: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001
+        dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" hook below emits BEGIN itself
+        cursor = dbapi_connection.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Writers take the write lock up front, so the busy timeout applies; a deferred transaction that
+        # upgrades from read to write can fail at once with SQLITE_BUSY instead of waiting.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("fmd_write") else "BEGIN")
+
+
+class Store:
+    """Engine and tables for one bound app; the engine is created on first use in each process."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        self.url = url
+        self.prefix = prefix
+        self._engine: Engine | None = None
+        self._pid = 0
+        self._lock = threading.RLock()
+        self._schema_ready_pid = 0
+
+    @property
+    def tables(self) -> Tables:
+        return tables_for(self.prefix)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None or self._pid != os.getpid():
+            with self._lock:
+                if self._engine is None or self._pid != os.getpid():
+                    if self._engine is not None:
+                        # Forked child: the parent's pooled connections must not be used here.
+                        self._engine.dispose(close=False)
+                    self._engine = make_engine(self.url)
+                    self._pid = os.getpid()
+        return self._engine
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    def ensure_schema(self) -> None:
+        """Create or upgrade fmd's tables to the current revision, once per process."""
+        if self._schema_ready_pid == os.getpid():
+            return
+        from .schema import ensure_at_head
+
+        with self._lock:
+            if self._schema_ready_pid != os.getpid():
+                ensure_at_head(self.engine, self.prefix)
+                self._schema_ready_pid = os.getpid()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction that takes the write lock at once (SQLite) and commits on success."""
+        self.ensure_schema()
+        with self.engine.connect().execution_options(fmd_write=True) as conn:
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only connection (its transaction is rolled back at the end)."""
+        self.ensure_schema()
+        with self.engine.connect() as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None

@@ -1,0 +1,229 @@
+"""fmd's tables, as SQLAlchemy Core ``Table`` objects named with TABLE_PREFIX.
+
+The names depend on a runtime setting, so tables are built per prefix by ``tables_for(prefix)`` (cached)
+instead of being declared once at import. The Alembic scripts in ``migrations/`` create the same shapes;
+``tests/store/test_migrations.py`` proves they agree.
+
+Times are naive UTC ``DateTime`` values (SQLite has no time zones); durations are seconds as doubles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Double, ForeignKey, Index, Integer, MetaData,
+                        String, Table, Text, UniqueConstraint)
+from sqlalchemy.dialects import mysql
+
+#: Microsecond DATETIME on MySQL/MariaDB (its default drops fractions of a second).
+UtcDateTime = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+#: A 64-bit autoincrementing key; SQLite only autoincrements INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+#: Lengths chosen so unique indexes fit MySQL's 3072-byte limit in utf8mb4.
+NAME_LEN = 250
+VERSION_LEN = 100
+GROUP_LEN = 250
+IP_LEN = 45
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Every fmd table for one prefix."""
+
+    metadata: MetaData
+    prefix: str
+    endpoint: Table
+    request: Table
+    rollup_hour: Table
+    histogram_hour: Table
+    histogram_day: Table
+    unrouted_hour: Table
+    meta: Table
+    batch: Table
+    process: Table
+    outlier: Table
+    stack_line: Table
+    code_line: Table
+    exception_group: Table
+    custom_graph: Table
+    custom_graph_value: Table
+    user: Table
+    login_attempt: Table
+
+    @property
+    def version_table(self) -> str:
+        return f"{self.prefix}alembic_version"
+
+
+@lru_cache(maxsize=None)
+def tables_for(prefix: str) -> Tables:
+    """Build (once per prefix) the MetaData holding every fmd table."""
+    md = MetaData()
+    p = prefix
+
+    def fk(table: str) -> ForeignKey:
+        return ForeignKey(f"{p}{table}.id", ondelete="CASCADE")
+
+    endpoint = Table(
+        f"{p}endpoint", md,
+        Column("id", Integer, primary_key=True),
+        Column("name", String(NAME_LEN), nullable=False, unique=True),
+        Column("monitor_level", Integer, nullable=False, default=1),
+        Column("time_added", UtcDateTime, nullable=False),
+        Column("first_requested", UtcDateTime),
+        Column("last_requested", UtcDateTime),
+    )
+    request = Table(
+        f"{p}request", md,
+        Column("id", BigId, primary_key=True, autoincrement=True),
+        Column("endpoint_id", Integer, fk("endpoint"), nullable=False),
+        Column("duration", Double, nullable=False),
+        Column("time_requested", UtcDateTime, nullable=False),
+        Column("version_requested", String(VERSION_LEN), nullable=False, default=""),
+        Column("group_by", String(GROUP_LEN), nullable=False, default=""),
+        Column("ip", String(IP_LEN), nullable=False, default=""),
+        Column("status_code", Integer, nullable=False),
+        Index(f"ix_{p}request_endpoint_time", "endpoint_id", "time_requested"),
+        Index(f"ix_{p}request_time", "time_requested"),
+    )
+    # Hourly counters per (endpoint, hour, version, status): what every aggregate page reads.
+    rollup_hour = Table(
+        f"{p}rollup_hour", md,
+        Column("endpoint_id", Integer, fk("endpoint"), primary_key=True),
+        Column("hour", UtcDateTime, primary_key=True),
+        Column("version", String(VERSION_LEN), primary_key=True),
+        Column("status_code", Integer, primary_key=True),
+        Column("count", BigInteger, nullable=False),
+        Column("duration_sum", Double, nullable=False),
+        Index(f"ix_{p}rollup_hour_hour", "hour"),
+    )
+    # Duration histograms (see fmd.store.histogram) at two grains: hourly for narrow ranges and range
+    # edges, daily so that a month's percentiles read a few thousand rows instead of a million.
+    histogram_hour = Table(
+        f"{p}histogram_hour", md,
+        Column("endpoint_id", Integer, fk("endpoint"), primary_key=True),
+        Column("hour", UtcDateTime, primary_key=True),
+        Column("version", String(VERSION_LEN), primary_key=True),
+        Column("status_code", Integer, primary_key=True),
+        Column("bucket", Integer, primary_key=True),
+        Column("count", BigInteger, nullable=False),
+    )
+    histogram_day = Table(
+        f"{p}histogram_day", md,
+        Column("endpoint_id", Integer, fk("endpoint"), primary_key=True),
+        Column("day", UtcDateTime, primary_key=True),
+        Column("version", String(VERSION_LEN), primary_key=True),
+        Column("status_code", Integer, primary_key=True),
+        Column("bucket", Integer, primary_key=True),
+        Column("count", BigInteger, nullable=False),
+    )
+    # Requests that matched no route (404/405...): counted per status, never turned into endpoints.
+    unrouted_hour = Table(
+        f"{p}unrouted_hour", md,
+        Column("hour", UtcDateTime, primary_key=True),
+        Column("status_code", Integer, primary_key=True),
+        Column("count", BigInteger, nullable=False),
+    )
+    # Small shared key/value state: the settings version every worker polls, the dashboard secret.
+    meta = Table(
+        f"{p}meta", md,
+        Column("key", String(100), primary_key=True),
+        Column("value", Text, nullable=False),
+    )
+    # One row per committed writer batch: a retried batch whose first commit did succeed is recognised
+    # by its id and not written twice (exactly-once recording across ambiguous commit failures).
+    batch = Table(
+        f"{p}batch", md,
+        Column("id", String(32), primary_key=True),
+        Column("written_at", UtcDateTime, nullable=False, index=True),
+    )
+    # Recording health per process, upserted by each writer thread.
+    process = Table(
+        f"{p}process", md,
+        Column("id", String(120), primary_key=True),
+        Column("host", String(100), nullable=False),
+        Column("pid", Integer, nullable=False),
+        Column("started_at", UtcDateTime, nullable=False),
+        Column("last_seen", UtcDateTime, nullable=False),
+        Column("queue_length", Integer, nullable=False, default=0),
+        Column("rows_written", BigInteger, nullable=False, default=0),
+        Column("dropped", BigInteger, nullable=False, default=0),
+        Column("failed_writes", BigInteger, nullable=False, default=0),
+        Column("internal_errors", BigInteger, nullable=False, default=0),
+        Column("last_error", Text),
+        Column("version", String(VERSION_LEN)),
+    )
+    # Filled by later features (outliers, profiler, exceptions, custom graphs, users).
+    outlier = Table(
+        f"{p}outlier", md,
+        Column("id", BigId, primary_key=True, autoincrement=True),
+        Column("request_id", BigInteger, nullable=False, index=True),
+        Column("request_header", Text),
+        Column("request_environment", Text),
+        Column("request_url", String(2100)),
+        Column("cpu_percent", String(150)),
+        Column("memory", Text),
+        Column("stacktrace", Text),
+    )
+    code_line = Table(
+        f"{p}code_line", md,
+        Column("id", Integer, primary_key=True),
+        Column("filename", String(250), nullable=False),
+        Column("line_number", Integer, nullable=False),
+        Column("function_name", String(250), nullable=False),
+        Column("code", String(250), nullable=False),
+        UniqueConstraint("filename", "line_number", "function_name", name=f"uq_{p}code_line"),
+    )
+    stack_line = Table(
+        f"{p}stack_line", md,
+        Column("request_id", BigInteger, primary_key=True),
+        Column("position", Integer, primary_key=True),
+        Column("code_id", Integer, fk("code_line"), nullable=False),
+        Column("indent", Integer, nullable=False),
+        Column("duration", Double, nullable=False),
+    )
+    exception_group = Table(
+        f"{p}exception_group", md,
+        Column("id", Integer, primary_key=True),
+        Column("endpoint_id", Integer, fk("endpoint"), nullable=False),
+        Column("fingerprint", String(64), nullable=False),
+        Column("exception_type", String(250), nullable=False),
+        Column("message", Text),
+        Column("stacktrace", Text),
+        Column("count", BigInteger, nullable=False, default=0),
+        Column("first_seen", UtcDateTime, nullable=False),
+        Column("last_seen", UtcDateTime, nullable=False),
+        UniqueConstraint("endpoint_id", "fingerprint", name=f"uq_{p}exception_group"),
+    )
+    custom_graph = Table(
+        f"{p}custom_graph", md,
+        Column("id", Integer, primary_key=True),
+        Column("title", String(250), nullable=False, unique=True),
+        Column("time_added", UtcDateTime, nullable=False),
+    )
+    custom_graph_value = Table(
+        f"{p}custom_graph_value", md,
+        Column("graph_id", Integer, fk("custom_graph"), primary_key=True),
+        Column("time", UtcDateTime, primary_key=True),
+        Column("value", Double, nullable=False),
+    )
+    user = Table(
+        f"{p}user", md,
+        Column("id", Integer, primary_key=True),
+        Column("username", String(150), nullable=False, unique=True),
+        Column("password_hash", String(300), nullable=False),
+        Column("is_admin", Boolean, nullable=False, default=False),
+        Column("from_config", Boolean, nullable=False, default=False),
+        Column("created_at", UtcDateTime, nullable=False),
+    )
+    login_attempt = Table(
+        f"{p}login_attempt", md,
+        Column("id", BigId, primary_key=True, autoincrement=True),
+        Column("key", String(64), nullable=False),
+        Column("time", UtcDateTime, nullable=False),
+        Index(f"ix_{p}login_attempt_key_time", "key", "time"),
+    )
+    return Tables(md, p, endpoint, request, rollup_hour, histogram_hour, histogram_day, unrouted_hour, meta,
+                  batch, process, outlier, stack_line, code_line, exception_group, custom_graph,
+                  custom_graph_value, user, login_attempt)

@@ -1,0 +1,157 @@
+"""Everything the writer thread does to the database: endpoints, batches, levels, process health.
+
+Plain functions over a Connection: no threads, no Flask. ``fmd.instrument.recorder`` decides when.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Iterable, Mapping, Sequence
+
+from sqlalchemy import Connection, bindparam, case, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .models import GROUP_LEN, NAME_LEN, Tables
+from .rollups import Fold, increment, utc_from_epoch
+
+LEVELS_VERSION_KEY = "levels_version"
+
+
+class AlreadyWritten(Exception):
+    """The batch's id is already stored: an earlier attempt did commit (the acknowledgement was lost)."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def new_batch_id() -> str:
+    return uuid.uuid4().hex
+
+
+def insert_ignore(conn: Connection, table, rows: list[dict], keys: Sequence[str]) -> None:  # noqa: ANN001
+    """Insert rows whose key is not there yet; leave existing ones alone (races with other writers)."""
+    if not rows:
+        return
+    backend = conn.dialect.name
+    if backend in ("mysql", "mariadb"):
+        from sqlalchemy.dialects.mysql import insert as dialect_insert
+
+        stmt = dialect_insert(table)
+        stmt = stmt.on_duplicate_key_update({keys[0]: stmt.inserted[keys[0]]})
+    else:
+        if backend == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    conn.execute(stmt, rows)
+
+
+def ensure_endpoints(conn: Connection, t: Tables, names: Iterable[str], level_of: Mapping[str, int]) -> dict[str, int]:
+    """Create the endpoints not stored yet (at their current level); return name -> id for *names*."""
+    wanted = {name[:NAME_LEN]: name for name in names}
+    if not wanted:
+        return {}
+    now = utcnow()
+    e = t.endpoint
+    existing = dict(conn.execute(select(e.c.name, e.c.id).where(e.c.name.in_(list(wanted)))).all())
+    missing = [{"name": short, "monitor_level": max(level_of.get(full, 1), 0), "time_added": now}
+               for short, full in wanted.items() if short not in existing]
+    if missing:
+        insert_ignore(conn, e, missing, ("name",))
+        existing.update(conn.execute(select(e.c.name, e.c.id).where(
+            e.c.name.in_([m["name"] for m in missing]))).all())
+    return {full: existing[short] for short, full in wanted.items() if short in existing}
+
+
+def write_batch(conn: Connection, t: Tables, batch_id: str, version: str, records: Sequence[tuple],
+                endpoint_ids: Mapping[str, int], last_seen: Mapping[str, float]) -> int:
+    """Store one batch: raw rows, rollups and endpoint times, in the caller's transaction.
+
+    Raises AlreadyWritten when this batch id was committed before. Returns the raw rows written.
+    """
+    try:  # first statement: a duplicate id aborts the transaction before anything else is written
+        conn.execute(insert(t.batch), {"id": batch_id, "written_at": utcnow()})
+    except IntegrityError:
+        raise AlreadyWritten(batch_id) from None
+    fold = Fold()
+    rows = []
+    first: dict[int, float] = {}
+    for endpoint, duration, started, status, group_by, ip in records:
+        if endpoint is None:
+            fold.add_unrouted(started, status)
+            continue
+        endpoint_id = endpoint_ids[endpoint]
+        rows.append({"endpoint_id": endpoint_id, "duration": duration, "time_requested": _utc(started),
+                     "version_requested": version, "group_by": group_by[:GROUP_LEN], "ip": ip,
+                     "status_code": status})
+        fold.add(endpoint_id, started, duration, version, status)
+        if started < first.get(endpoint_id, float("inf")):
+            first[endpoint_id] = started
+    if rows:
+        conn.execute(insert(t.request), rows)
+    fold.apply(conn, t)
+    touch_endpoints(conn, t, {endpoint_ids[n]: ts for n, ts in last_seen.items() if n in endpoint_ids}, first)
+    return len(rows)
+
+
+def touch_endpoints(conn: Connection, t: Tables, last: Mapping[int, float], first: Mapping[int, float]) -> None:
+    """Move endpoints' last_requested forward (never back) and set first_requested once."""
+    if not last:
+        return
+    e = t.endpoint
+    stmt = (update(e).where(e.c.id == bindparam("eid"))
+            .values(last_requested=case((e.c.last_requested.is_(None), bindparam("last")),
+                                        (e.c.last_requested < bindparam("last"), bindparam("last")),
+                                        else_=e.c.last_requested),
+                    first_requested=func.coalesce(e.c.first_requested, bindparam("first"))))
+    params = [{"eid": eid, "last": _utc(ts), "first": _utc(first.get(eid, ts))} for eid, ts in sorted(last.items())]
+    conn.execute(stmt, params)
+
+
+def _utc(epoch: float) -> datetime:
+    whole = int(epoch)
+    return utc_from_epoch(whole) + timedelta(microseconds=round((epoch - whole) * 1e6))
+
+
+# ----------------------------------------------------------------------------------------- levels
+
+def levels_version(conn: Connection, t: Tables) -> str:
+    return conn.execute(select(t.meta.c.value).where(t.meta.c.key == LEVELS_VERSION_KEY)).scalar() or ""
+
+
+def load_levels(conn: Connection, t: Tables) -> dict[str, int]:
+    return dict(conn.execute(select(t.endpoint.c.name, t.endpoint.c.monitor_level)).all())
+
+
+def store_level(conn: Connection, t: Tables, endpoint: str, level: int) -> None:
+    """Set one endpoint's level (creating the endpoint if needed) and bump the shared levels version."""
+    ids = ensure_endpoints(conn, t, [endpoint], {endpoint: level})
+    conn.execute(update(t.endpoint).where(t.endpoint.c.id == ids[endpoint]).values(monitor_level=level))
+    bump_levels_version(conn, t)
+
+
+def bump_levels_version(conn: Connection, t: Tables) -> None:
+    token = uuid.uuid4().hex
+    updated = conn.execute(update(t.meta).where(t.meta.c.key == LEVELS_VERSION_KEY).values(value=token)).rowcount
+    if not updated:
+        insert_ignore(conn, t.meta, [{"key": LEVELS_VERSION_KEY, "value": token}], ("key",))
+
+
+# ----------------------------------------------------------------------------------------- health
+
+def report_process(conn: Connection, t: Tables, row: dict) -> None:
+    """Upsert this process's recording health (its id is host:pid:start)."""
+    p = t.process
+    if conn.execute(update(p).where(p.c.id == row["id"]).values(**row)).rowcount == 0:
+        insert_ignore(conn, p, [row], ("id",))
+
+
+def prune_batches(conn: Connection, t: Tables, older_than: timedelta = timedelta(days=2)) -> None:
+    conn.execute(delete(t.batch).where(t.batch.c.written_at < utcnow() - older_than))
+
+
+__all__ = ["AlreadyWritten", "ensure_endpoints", "write_batch", "levels_version", "load_levels", "store_level",
+           "report_process", "prune_batches", "new_batch_id", "increment", "utcnow"]

@@ -1,0 +1,1 @@
+"""fmd's Alembic environment and revisions (installed as the package ``fmd.migrations``)."""

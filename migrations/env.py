@@ -1,0 +1,45 @@
+"""Alembic environment for fmd's own tables.
+
+fmd runs this itself (``fmd.store.schema``), handing over a connection and the TABLE_PREFIX in
+``config.attributes``. It keeps its own version table, ``<prefix>alembic_version``, and ``include_object``
+limits autogenerate to fmd's tables, so a host running Alembic on the same database is never touched.
+"""
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from fmd.store.models import tables_for
+
+config = context.config
+prefix = config.attributes.get("table_prefix") or config.get_main_option("table_prefix") or "fmd_"
+target_metadata = tables_for(prefix).metadata
+
+
+def include_object(obj, name, type_, reflected, compare_to):  # noqa: ANN001, ANN201
+    if type_ == "table":
+        return name in target_metadata.tables
+    table = getattr(obj, "table", None)
+    return table is None or table.name in target_metadata.tables
+
+
+def run(connection) -> None:  # noqa: ANN001
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        include_object=include_object,
+        version_table=f"{prefix}alembic_version",
+        render_as_batch=True,  # SQLite cannot ALTER most things; batch mode copies the table instead
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connection = config.attributes.get("connection")
+if connection is not None:
+    run(connection)
+else:
+    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.connect() as conn:
+        run(conn)
+        conn.commit()
