@@ -1,6 +1,7 @@
 """The hand-off from request threads to the database: a bounded queue and one writer thread per process.
 
-Request threads only ``append`` a tuple to a ``deque(maxlen=QUEUE_SIZE)``: no lock, no I/O, never blocks.
+A record is the tuple ``(endpoint, duration_s, started_epoch_s, status, group_by, ip)``; ``endpoint`` is
+None for a request that matched no route. Request threads only ``append`` one to a ``deque(maxlen=QUEUE_SIZE)``: no lock, no I/O, never blocks.
 When the queue is full the oldest record is dropped (the deque does it) and the writer counts the drop.
 The writer wakes every FLUSH_INTERVAL (never per request: waking costs more than the write), takes up to
 BATCH_SIZE records and writes raw rows plus rollups in one transaction. A failed write keeps its batch and

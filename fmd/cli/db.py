@@ -1,27 +1,16 @@
-"""``flask fmd ...``: database upgrade, recording health, demo data."""
+"""``flask fmd db upgrade`` and ``flask fmd stats``."""
 
 from __future__ import annotations
 
 import json
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
-
-def _state():  # noqa: ANN202
-    state = current_app.extensions.get("fmd")
-    if state is None:
-        raise click.ClickException("fmd is not bound to this app (call fmd.bind(app))")
-    return state
+from ._common import bound_state as _state
 
 
-@click.group("fmd", help="fmd: the monitoring dashboard's database and data.")
-def fmd_group() -> None:
-    pass
-
-
-@fmd_group.group("db", help="fmd's own tables (never the host's).")
+@click.group("db", help="fmd's own tables (never the host's).")
 def db_group() -> None:
     pass
 
@@ -29,7 +18,7 @@ def db_group() -> None:
 @db_group.command("upgrade", help="Create or upgrade fmd's tables to the current schema.")
 @with_appcontext
 def db_upgrade() -> None:
-    from .store.schema import HEAD, current_revision, ensure_at_head
+    from ..store.schema import HEAD, current_revision, ensure_at_head
 
     state = _state()
     with state.store.engine.connect() as conn:
@@ -38,7 +27,7 @@ def db_upgrade() -> None:
     click.echo(f"fmd schema ({state.store.prefix}*): {before or 'empty'} -> {HEAD}")
 
 
-@fmd_group.command("stats", help="Rows per fmd table and this process's recording health.")
+@click.command("stats", help="Rows per fmd table and this process's recording health.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @with_appcontext
 def stats(as_json: bool) -> None:
