@@ -44,7 +44,12 @@ class FMD:
         """Bind fmd to *app*. Reads FMD_* keys of ``app.config`` (see the README's configuration table)."""
         if "fmd" in app.extensions:
             raise RuntimeError(f"fmd is already bound to the app {app.name!r}; bind it once per app.")
-        cfg = self._config or config_module.config
+        if self._config is not None:
+            cfg = self._config
+        else:
+            import fmd  # the process-wide fmd.config, looked up now (tests and apps may replace it)
+
+            cfg = fmd.config
         settings = cfg.resolve(app.config, self._options, Path(app.root_path))
         for key in config_module.OPTIONS:  # make the effective values visible to the host, as extensions do
             app.config.setdefault(f"FMD_{key}", settings.values[key])

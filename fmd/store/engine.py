@@ -9,20 +9,23 @@ from __future__ import annotations
 import os
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import StaticPool
+if TYPE_CHECKING:  # SQLAlchemy takes ~90 ms to import: binding fmd must not pay for it (first use does)
+    from sqlalchemy import Connection, Engine
 
-from .models import Tables, tables_for
+    from .models import Tables
 
 #: How long an SQLite connection waits for another process's write lock before giving up (ms).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str) -> "Engine":
     """An engine for *url* with the per-dialect settings fmd relies on."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import StaticPool
+
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
@@ -34,12 +37,13 @@ def make_engine(url: str) -> Engine:
         _sqlite_setup(engine, memory)
         return engine
     # A bare dialect name means SQLAlchemy's default driver; fall back to the one that is installed.
+    # (str(URL) would mask the password as ***: render_as_string(hide_password=False) keeps it.)
     if parsed.drivername in ("postgresql", "postgres") and not _has("psycopg2") and _has("psycopg"):
-        url = str(parsed.set(drivername="postgresql+psycopg"))
+        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     if parsed.drivername in ("mysql", "mariadb") and not _has("MySQLdb") and _has("pymysql"):
-        url = str(parsed.set(drivername=f"{parsed.drivername}+pymysql"))
+        url = parsed.set(drivername=f"{parsed.drivername}+pymysql").render_as_string(hide_password=False)
     if parsed.get_backend_name() in ("mysql", "mariadb") and "charset" not in parsed.query:
-        url = str(make_url(url).update_query_dict({"charset": "utf8mb4"}))
+        url = make_url(url).update_query_dict({"charset": "utf8mb4"}).render_as_string(hide_password=False)
     return create_engine(url, pool_pre_ping=True, pool_recycle=1800, pool_size=5, max_overflow=5)
 
 
@@ -49,7 +53,9 @@ def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def _sqlite_setup(engine: Engine, memory: bool) -> None:
+def _sqlite_setup(engine: "Engine", memory: bool) -> None:
+    from sqlalchemy import event
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001
         dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" hook below emits BEGIN itself
@@ -61,7 +67,7 @@ def _sqlite_setup(engine: Engine, memory: bool) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
+    def _on_begin(conn: "Connection") -> None:
         # Writers take the write lock up front, so the busy timeout applies; a deferred transaction that
         # upgrades from read to write can fail at once with SQLITE_BUSY instead of waiting.
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("fmd_write") else "BEGIN")
@@ -79,11 +85,13 @@ class Store:
         self._schema_ready_pid = 0
 
     @property
-    def tables(self) -> Tables:
+    def tables(self) -> "Tables":
+        from .models import tables_for
+
         return tables_for(self.prefix)
 
     @property
-    def engine(self) -> Engine:
+    def engine(self) -> "Engine":
         if self._engine is None or self._pid != os.getpid():
             with self._lock:
                 if self._engine is None or self._pid != os.getpid():
@@ -110,7 +118,7 @@ class Store:
                 self._schema_ready_pid = os.getpid()
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self) -> Iterator["Connection"]:
         """A transaction that takes the write lock at once (SQLite) and commits on success."""
         self.ensure_schema()
         with self.engine.connect().execution_options(fmd_write=True) as conn:
@@ -118,7 +126,7 @@ class Store:
                 yield conn
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
+    def read(self) -> Iterator["Connection"]:
         """A read-only connection (its transaction is rolled back at the end)."""
         self.ensure_schema()
         with self.engine.connect() as conn:

@@ -79,22 +79,41 @@ def write_batch(conn: Connection, t: Tables, batch_id: str, version: str, record
     fold = Fold()
     rows = []
     first: dict[int, float] = {}
+    as_text = conn.dialect.name == "sqlite"
     for endpoint, duration, started, status, group_by, ip in records:
         if endpoint is None:
             fold.add_unrouted(started, status)
             continue
         endpoint_id = endpoint_ids[endpoint]
-        rows.append({"endpoint_id": endpoint_id, "duration": duration, "time_requested": _utc(started),
-                     "version_requested": version, "group_by": group_by[:GROUP_LEN], "ip": ip,
-                     "status_code": status})
+        when = _utc(started)
+        rows.append((endpoint_id, duration, when.isoformat(" ", "microseconds") if as_text else when, version,
+                     group_by[:GROUP_LEN], ip, status))
         fold.add(endpoint_id, started, duration, version, status)
         if started < first.get(endpoint_id, float("inf")):
             first[endpoint_id] = started
-    if rows:
-        conn.execute(insert(t.request), rows)
+    insert_tuples(conn, t.request, REQUEST_COLUMNS, rows)
     fold.apply(conn, t)
     touch_endpoints(conn, t, {endpoint_ids[n]: ts for n, ts in last_seen.items() if n in endpoint_ids}, first)
     return len(rows)
+
+
+#: Column order of the tuples write_batch inserts into the request table.
+REQUEST_COLUMNS = ("endpoint_id", "duration", "time_requested", "version_requested", "group_by", "ip", "status_code")
+
+
+def insert_tuples(conn: Connection, table, columns: Sequence[str], rows: list[tuple]) -> None:  # noqa: ANN001
+    """A plain executemany of tuples: ~1 µs a row, where Core's per-row parameter processing costs ~4 µs.
+
+    Values must already be in the driver's form (SQLite: datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff' text,
+    the format SQLAlchemy's SQLite DateTime stores and parses).
+    """
+    if not rows:
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    mark = "?" if conn.dialect.paramstyle in ("qmark",) else "%s"
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+           f"VALUES ({', '.join([mark] * len(columns))})")
+    conn.exec_driver_sql(sql, rows)
 
 
 def touch_endpoints(conn: Connection, t: Tables, last: Mapping[int, float], first: Mapping[int, float]) -> None:

@@ -1,0 +1,150 @@
+"""What fmd costs the host: bare Flask against fmd at levels 0 and 1, measured in one run.
+
+    python tests/benchmarks/overhead.py [--rounds 15] [--requests 2000]
+
+Three apps (bare, fmd level 0, fmd level 1; fmd writing to a fresh SQLite file) serve a hello-world route and a
+"5 ms" route that does a fixed amount of CPU work (calibrated once, then identical for every app, so
+background threads' cost shows up instead of hiding in a sleep). Rounds interleave the apps so a noisy machine
+affects all of them alike; a ratio is the median over rounds of (app's median request time / bare's in the same
+round). The loop time per app includes the final ``fmd.flush()``, so work pushed to the writer thread counts.
+Start-up: import fmd + bind, in fresh interpreters that already imported Flask. Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from flask import Flask
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+import fmd  # noqa: E402
+
+TARGETS = {"hello_level1_ratio": 1.05, "work5ms_level1_ratio": 1.02, "startup_ms": 150}
+
+
+def calibrate(target_s: float = 0.005) -> int:
+    """Iterations of the CPU loop that take about *target_s* on this machine."""
+    n = 10_000
+    while True:
+        started = time.perf_counter()
+        cpu_work(n)
+        took = time.perf_counter() - started
+        if took > 0.02:
+            return max(int(n * target_s / took), 1)
+        n *= 2
+
+
+def cpu_work(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total
+
+
+def make_app(name: str, work_n: int, tmp: Path, level: int | None) -> Flask:
+    app = Flask(name)
+
+    @app.route("/")
+    def hello() -> str:
+        return "Hello, World!"
+
+    @app.route("/work")
+    def work() -> str:
+        return str(cpu_work(work_n))
+
+    if level is not None:
+        fmd.bind(app, database=f"sqlite:///{tmp / (name + '.db')}", monitor_level=level, table_prefix="bench_")
+    return app
+
+
+def one_batch(client, path: str, n: int) -> list[float]:  # noqa: ANN001
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        client.get(path)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def measure(apps: dict[str, Flask], path: str, rounds: int, n: int) -> dict:
+    clients = {name: app.test_client() for name, app in apps.items()}
+    for client in clients.values():  # warm up: first requests start fmd's writer and create its tables
+        one_batch(client, path, 50)
+    fmd.flush(30)
+    medians: dict[str, list[float]] = {name: [] for name in apps}
+    loops: dict[str, list[float]] = {name: [] for name in apps}
+    for r in range(rounds):
+        order = list(apps) if r % 2 == 0 else list(reversed(apps))
+        for name in order:
+            started = time.perf_counter()
+            times = one_batch(clients[name], path, n)
+            if "fmd" in apps[name].extensions:
+                apps[name].extensions["fmd"].flush(60)
+            loops[name].append(time.perf_counter() - started)
+            medians[name].append(statistics.median(times))
+    result: dict = {"bare_median_us": round(statistics.median(medians["bare"]) * 1e6, 1)}
+    for name in apps:
+        if name == "bare":
+            continue
+        ratios = [m / b for m, b in zip(medians[name], medians["bare"])]
+        loop_ratios = [loop / b for loop, b in zip(loops[name], loops["bare"])]
+        result[f"{name}_median_us"] = round(statistics.median(medians[name]) * 1e6, 1)
+        result[f"{name}_ratio"] = round(statistics.median(ratios), 4)
+        result[f"{name}_loop_incl_flush_ratio"] = round(statistics.median(loop_ratios), 4)
+    result["bare_loop_s"] = round(statistics.median(loops["bare"]), 4)
+    return result
+
+
+def startup_ms(runs: int = 7) -> float:
+    code = ("import time, tempfile, flask\n"
+            "app = flask.Flask('s')\n"
+            "t = time.perf_counter()\n"
+            "import fmd\n"
+            "fmd.bind(app, database='sqlite:///' + tempfile.mkdtemp() + '/s.db')\n"
+            "print(time.perf_counter() - t)\n")
+    root = str(Path(__file__).resolve().parents[2])
+    samples = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
+        samples.append(float(out.stdout.strip().splitlines()[-1]) * 1000)
+    return round(statistics.median(samples), 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--requests", type=int, default=2000, help="hello-world requests per app per round")
+    args = parser.parse_args()
+    import logging
+
+    logging.getLogger("fmd").setLevel(logging.ERROR)
+    work_n = calibrate()
+    with tempfile.TemporaryDirectory() as tmp:
+        apps = {"bare": make_app("bare", work_n, Path(tmp), None),
+                "level0": make_app("level0", work_n, Path(tmp), 0),
+                "level1": make_app("level1", work_n, Path(tmp), 1)}
+        hello = measure(apps, "/", args.rounds, args.requests)
+        work = measure(apps, "/work", max(args.rounds // 2, 5), 40)
+        state = apps["level1"].extensions["fmd"]
+        stats = state.stats()
+        for app in apps.values():
+            if "fmd" in app.extensions:
+                app.extensions["fmd"].close()
+    figures = {"benchmark": "overhead", "hello": hello, "work5ms": work, "startup_ms": startup_ms(),
+               "level1_rows_written": stats["rows_written"], "level1_dropped": stats["dropped"],
+               "targets": TARGETS}
+    figures["meets_targets"] = (hello["level1_ratio"] <= TARGETS["hello_level1_ratio"]
+                                and work["level1_ratio"] <= TARGETS["work5ms_level1_ratio"]
+                                and figures["startup_ms"] <= TARGETS["startup_ms"])
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
