@@ -9,25 +9,20 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from fmd.store.models import tables_for
+from fmd.store.schema import include_only
 
 config = context.config
 prefix = config.attributes.get("table_prefix") or config.get_main_option("table_prefix") or "fmd_"
-target_metadata = tables_for(prefix).metadata
-
-
-def include_object(obj, name, type_, reflected, compare_to):  # noqa: ANN001, ANN201
-    if type_ == "table":
-        return name in target_metadata.tables
-    table = getattr(obj, "table", None)
-    return table is None or table.name in target_metadata.tables
+config.attributes["table_prefix"] = prefix  # the revision scripts read it from here
+tables = tables_for(prefix)
 
 
 def run(connection) -> None:  # noqa: ANN001
     context.configure(
         connection=connection,
-        target_metadata=target_metadata,
-        include_object=include_object,
-        version_table=f"{prefix}alembic_version",
+        target_metadata=tables.metadata,
+        include_object=include_only(tables.metadata),
+        version_table=tables.version_table,
         render_as_batch=True,  # SQLite cannot ALTER most things; batch mode copies the table instead
         compare_type=True,
     )
@@ -38,7 +33,7 @@ def run(connection) -> None:  # noqa: ANN001
 connection = config.attributes.get("connection")
 if connection is not None:
     run(connection)
-else:
+else:  # plain `alembic -x ...` use with sqlalchemy.url in the config: fmd itself always hands a connection
     engine = create_engine(config.get_main_option("sqlalchemy.url"))
     with engine.connect() as conn:
         run(conn)

@@ -1,4 +1,4 @@
-"""``flask fmd db upgrade`` and ``flask fmd stats``."""
+"""``flask fmd db upgrade``, ``flask fmd db current`` and ``flask fmd stats``."""
 
 from __future__ import annotations
 
@@ -18,13 +18,30 @@ def db_group() -> None:
 @db_group.command("upgrade", help="Create or upgrade fmd's tables to the current schema.")
 @with_appcontext
 def db_upgrade() -> None:
-    from ..store.schema import HEAD, current_revision, ensure_at_head
+    from ..store.schema import HEAD, SchemaError, ensure_at_head
+
+    state = _state()
+    try:
+        before = ensure_at_head(state.store.engine, state.store.prefix)
+    except SchemaError as exc:
+        raise click.ClickException(str(exc)) from exc
+    done = "already at head" if before == HEAD else f"upgraded from {before or 'empty'}"
+    click.echo(f"fmd schema ({state.store.prefix}*): revision {HEAD} ({done})")
+
+
+@db_group.command("current", help="Show the revision of fmd's tables and whether it is the newest.")
+@with_appcontext
+def db_current() -> None:
+    from ..store.schema import HEAD, current_revision
 
     state = _state()
     with state.store.engine.connect() as conn:
-        before = current_revision(conn, state.store.prefix)
-    ensure_at_head(state.store.engine, state.store.prefix)
-    click.echo(f"fmd schema ({state.store.prefix}*): {before or 'empty'} -> {HEAD}")
+        revision = current_revision(conn, state.store.prefix)
+    if revision == HEAD:
+        click.echo(f"fmd schema ({state.store.prefix}*): revision {HEAD} (head)")
+    else:
+        click.echo(f"fmd schema ({state.store.prefix}*): revision {revision or 'none'}, head is {HEAD}: "
+                   "run `flask fmd db upgrade`")
 
 
 @click.command("stats", help="Rows per fmd table and this process's recording health.")

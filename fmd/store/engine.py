@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
@@ -44,7 +45,23 @@ def make_engine(url: str) -> "Engine":
         url = parsed.set(drivername=f"{parsed.drivername}+pymysql").render_as_string(hide_password=False)
     if parsed.get_backend_name() in ("mysql", "mariadb") and "charset" not in parsed.query:
         url = make_url(url).update_query_dict({"charset": "utf8mb4"}).render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=True, pool_recycle=1800, pool_size=5, max_overflow=5)
+    final = make_url(url)
+    connect_args = {k: v for k, v in _NETWORK_TIMEOUTS.get(final.get_driver_name(), {}).items()
+                    if k not in final.query}  # a value given in the URL wins
+    return create_engine(url, pool_pre_ping=True, pool_recycle=1800, pool_size=5, max_overflow=5,
+                         connect_args=connect_args)
+
+
+#: Bounds on how long the writer thread can hang on a server that went silent (a network partition
+#: rather than a refused connection): without them a lost reply blocks it until the kernel gives up on
+#: the TCP connection, hours later, while the queue fills. Seconds unless named _ms.
+_NETWORK_TIMEOUTS: dict[str, dict] = {
+    "psycopg": {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+                "keepalives_count": 3, "tcp_user_timeout": 60_000},
+    "psycopg2": {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+                 "keepalives_count": 3, "tcp_user_timeout": 60_000},
+    "pymysql": {"connect_timeout": 10, "read_timeout": 300, "write_timeout": 300},
+}
 
 
 def _has(module: str) -> bool:
@@ -83,6 +100,7 @@ class Store:
         self._pid = 0
         self._lock = threading.RLock()
         self._schema_ready_pid = 0
+        _stores.add(self)
 
     @property
     def tables(self) -> "Tables":
@@ -136,3 +154,16 @@ class Store:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+
+
+_stores: "weakref.WeakSet[Store]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # A fork while another thread held a store's lock (say, during a migration) would leave the child's
+    # copy locked forever; the child has that one thread only, so a fresh lock is safe.
+    for store in list(_stores):
+        store._lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

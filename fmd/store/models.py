@@ -39,6 +39,9 @@ class Tables:
     histogram_hour: Table
     histogram_day: Table
     unrouted_hour: Table
+    rollup_group_day: Table
+    histogram_group_day: Table
+    rollup_ip_day: Table
     meta: Table
     batch: Table
     process: Table
@@ -117,6 +120,35 @@ def tables_for(prefix: str) -> Tables:
         Column("status_code", Integer, primary_key=True),
         Column("bucket", Integer, primary_key=True),
         Column("count", BigInteger, nullable=False),
+    )
+    # Per-user (group_by) and per-IP daily rollups for the endpoint pages: counts and sums per version (the
+    # circle plots), and duration histograms per user (the per-user box plot). Per IP there is no
+    # histogram: with hundreds of IPs it would outgrow the raw rows it summarises.
+    rollup_group_day = Table(
+        f"{p}rollup_group_day", md,
+        Column("endpoint_id", Integer, fk("endpoint"), primary_key=True),
+        Column("day", UtcDateTime, primary_key=True),
+        Column("version", String(VERSION_LEN), primary_key=True),
+        Column("group_by", String(GROUP_LEN), primary_key=True),
+        Column("count", BigInteger, nullable=False),
+        Column("duration_sum", Double, nullable=False),
+    )
+    histogram_group_day = Table(
+        f"{p}histogram_group_day", md,
+        Column("endpoint_id", Integer, fk("endpoint"), primary_key=True),
+        Column("day", UtcDateTime, primary_key=True),
+        Column("group_by", String(GROUP_LEN), primary_key=True),
+        Column("bucket", Integer, primary_key=True),
+        Column("count", BigInteger, nullable=False),
+    )
+    rollup_ip_day = Table(
+        f"{p}rollup_ip_day", md,
+        Column("endpoint_id", Integer, fk("endpoint"), primary_key=True),
+        Column("day", UtcDateTime, primary_key=True),
+        Column("version", String(VERSION_LEN), primary_key=True),
+        Column("ip", String(IP_LEN), primary_key=True),
+        Column("count", BigInteger, nullable=False),
+        Column("duration_sum", Double, nullable=False),
     )
     # Requests that matched no route (404/405...): counted per status, never turned into endpoints.
     unrouted_hour = Table(
@@ -224,6 +256,7 @@ def tables_for(prefix: str) -> Tables:
         Column("time", UtcDateTime, nullable=False),
         Index(f"ix_{p}login_attempt_key_time", "key", "time"),
     )
-    return Tables(md, p, endpoint, request, rollup_hour, histogram_hour, histogram_day, unrouted_hour, meta,
+    return Tables(md, p, endpoint, request, rollup_hour, histogram_hour, histogram_day, unrouted_hour,
+                  rollup_group_day, histogram_group_day, rollup_ip_day, meta,
                   batch, process, outlier, stack_line, code_line, exception_group, custom_graph,
                   custom_graph_value, user, login_attempt)

@@ -39,8 +39,12 @@ class Fold:
         self.hist_hour: dict[tuple, int] = defaultdict(int)
         self.hist_day: dict[tuple, int] = defaultdict(int)
         self.unrouted: dict[tuple, int] = defaultdict(int)
+        self.group: dict[tuple, list] = defaultdict(lambda: [0, 0.0])
+        self.hist_group: dict[tuple, int] = defaultdict(int)
+        self.ip: dict[tuple, list] = defaultdict(lambda: [0, 0.0])
 
-    def add(self, endpoint_id: int, started: float, duration: float, version: str, status: int) -> None:
+    def add(self, endpoint_id: int, started: float, duration: float, version: str, status: int,
+            group_by: str, ip: str) -> None:
         hour = int(started // 3600) * 3600
         day = int(started // 86400) * 86400
         bucket = bucket_of(duration)
@@ -49,6 +53,13 @@ class Fold:
         counters[1] += duration
         self.hist_hour[(endpoint_id, hour, version, status, bucket)] += 1
         self.hist_day[(endpoint_id, day, version, status, bucket)] += 1
+        counters = self.group[(endpoint_id, day, version, group_by)]
+        counters[0] += 1
+        counters[1] += duration
+        self.hist_group[(endpoint_id, day, group_by, bucket)] += 1
+        counters = self.ip[(endpoint_id, day, version, ip)]
+        counters[0] += 1
+        counters[1] += duration
 
     def add_unrouted(self, started: float, status: int) -> None:
         self.unrouted[(int(started // 3600) * 3600, status)] += 1
@@ -60,6 +71,12 @@ class Fold:
         for table, grain, counts in ((t.histogram_hour, "hour", self.hist_hour), (t.histogram_day, "day", self.hist_day)):
             increment(conn, table, ("endpoint_id", grain, "version", "status_code", "bucket"), ("count",),
                       ((e, utc_from_epoch(g), v, s, b, n) for (e, g, v, s, b), n in sorted(counts.items())))
+        increment(conn, t.rollup_group_day, ("endpoint_id", "day", "version", "group_by"), ("count", "duration_sum"),
+                  ((e, utc_from_epoch(d), v, g, c[0], c[1]) for (e, d, v, g), c in sorted(self.group.items())))
+        increment(conn, t.histogram_group_day, ("endpoint_id", "day", "group_by", "bucket"), ("count",),
+                  ((e, utc_from_epoch(d), g, b, n) for (e, d, g, b), n in sorted(self.hist_group.items())))
+        increment(conn, t.rollup_ip_day, ("endpoint_id", "day", "version", "ip"), ("count", "duration_sum"),
+                  ((e, utc_from_epoch(d), v, i, c[0], c[1]) for (e, d, v, i), c in sorted(self.ip.items())))
         increment(conn, t.unrouted_hour, ("hour", "status_code"), ("count",),
                   ((utc_from_epoch(h), s, n) for (h, s), n in sorted(self.unrouted.items())))
 

@@ -13,18 +13,24 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-# Table names carry the TABLE_PREFIX fmd hands to env.py. Types are spelled out here (not imported from
-# fmd.store.models) so this revision keeps creating the same tables when the models change later.
-p = context.config.attributes.get("table_prefix") or "fmd_"
+# Types are spelled out here (not imported from fmd.store.models) so this revision keeps creating the same
+# tables when the models change later.
 UtcDateTime = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _fk(table: str) -> sa.ForeignKey:
-    return sa.ForeignKey(f"{p}{table}.id", ondelete="CASCADE")
+def _prefix() -> str:
+    # Read when the migration runs, not when the script is loaded: listing revisions (heads, history)
+    # loads every script outside a migration, and one process may migrate several prefixes.
+    return context.config.attributes["table_prefix"]
 
 
 def upgrade() -> None:
+    p = _prefix()
+
+    def _fk(table: str) -> sa.ForeignKey:
+        return sa.ForeignKey(f"{p}{table}.id", ondelete="CASCADE")
+
     op.create_table(
         f"{p}endpoint",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -67,6 +73,32 @@ def upgrade() -> None:
             sa.Column("bucket", sa.Integer, primary_key=True),
             sa.Column("count", sa.BigInteger, nullable=False),
         )
+    op.create_table(
+        f"{p}rollup_group_day",
+        sa.Column("endpoint_id", sa.Integer, _fk("endpoint"), primary_key=True),
+        sa.Column("day", UtcDateTime, primary_key=True),
+        sa.Column("version", sa.String(100), primary_key=True),
+        sa.Column("group_by", sa.String(250), primary_key=True),
+        sa.Column("count", sa.BigInteger, nullable=False),
+        sa.Column("duration_sum", sa.Double, nullable=False),
+    )
+    op.create_table(
+        f"{p}histogram_group_day",
+        sa.Column("endpoint_id", sa.Integer, _fk("endpoint"), primary_key=True),
+        sa.Column("day", UtcDateTime, primary_key=True),
+        sa.Column("group_by", sa.String(250), primary_key=True),
+        sa.Column("bucket", sa.Integer, primary_key=True),
+        sa.Column("count", sa.BigInteger, nullable=False),
+    )
+    op.create_table(
+        f"{p}rollup_ip_day",
+        sa.Column("endpoint_id", sa.Integer, _fk("endpoint"), primary_key=True),
+        sa.Column("day", UtcDateTime, primary_key=True),
+        sa.Column("version", sa.String(100), primary_key=True),
+        sa.Column("ip", sa.String(45), primary_key=True),
+        sa.Column("count", sa.BigInteger, nullable=False),
+        sa.Column("duration_sum", sa.Double, nullable=False),
+    )
     op.create_table(
         f"{p}unrouted_hour",
         sa.Column("hour", UtcDateTime, primary_key=True),
@@ -172,7 +204,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    p = _prefix()
     for name in ("login_attempt", "user", "custom_graph_value", "custom_graph", "exception_group", "stack_line",
-                 "code_line", "outlier", "process", "batch", "meta", "unrouted_hour", "histogram_day",
+                 "code_line", "outlier", "process", "batch", "meta", "unrouted_hour", "rollup_ip_day",
+                 "histogram_group_day", "rollup_group_day", "histogram_day",
                  "histogram_hour", "rollup_hour", "request", "endpoint"):
         op.drop_table(f"{p}{name}")
