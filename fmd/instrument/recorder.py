@@ -3,6 +3,7 @@
 A record is the tuple ``(endpoint, duration_s, started_epoch_s, status, group_by, ip)``; ``endpoint`` is
 None for a request that matched no route. Request threads only ``append`` one to a ``deque(maxlen=QUEUE_SIZE)``: no lock, no I/O, never blocks.
 When the queue is full the oldest record is dropped (the deque does it) and the writer counts the drop.
+A batch held for a retry counts against the same bound: at most QUEUE_SIZE records wait in memory.
 The writer wakes every FLUSH_INTERVAL (never per request: waking costs more than the write), takes up to
 BATCH_SIZE records and writes raw rows plus rollups in one transaction. A failed write keeps its batch and
 retries with backoff (0.5 s doubling to 30 s); each batch has an id stored with it, so a retry after a
@@ -17,6 +18,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import random
 import socket
 import threading
 import time
@@ -49,6 +51,8 @@ class Recorder:
         self.sync_interval = sync_interval
         self.errors = errors
         self.endpoint_names = endpoint_names
+        #: The retention job's thread (fmd.instrument.maintenance), started and stopped with the writer.
+        self.maintenance = None
         self._reset()
         _recorders.add(self)
 
@@ -61,8 +65,13 @@ class Recorder:
         self.started = False
         self._taken = 0
         self._done = 0
+        self._evicted = 0  # records the full deque pushed out
+        self._trimmed = 0  # oldest records of a held batch given up to keep within QUEUE_SIZE
         self.rows_written = 0
         self.dropped = 0
+        self.already_written = 0  # retried batches that an earlier attempt had in fact committed
+        self.lock_conflicts = 0  # deadlocks lost to another writer, retried at once
+        self._conflicts_in_a_row = 0
         self.failed_writes = 0
         self.last_error: str | None = None
         self._held: tuple | None = None
@@ -78,6 +87,7 @@ class Recorder:
         self._process_id = f"{socket.gethostname()[:60]}:{os.getpid()}:{int(self._started_at)}"
         self._next_sync = 0.0
         self._next_health = 0.0
+        self._reported: tuple = ()
         self._next_prune = 0.0
 
     # ------------------------------------------------------------------ request side (no I/O, no locks)
@@ -97,12 +107,16 @@ class Recorder:
             self._thread = threading.Thread(target=self._run, name="fmd-writer", daemon=True)
             self._thread.start()
             self.started = True
+            if self.maintenance is not None:
+                self.maintenance.start()
 
     def stop(self, timeout: float = 10.0) -> bool:
         """Flush, then end the writer thread (for tests and orderly shutdown); False if the flush timed out."""
         flushed = self.flush(timeout) if self.started else True
         self._stopping = True
         self._wake.set()
+        if self.maintenance is not None:
+            self.maintenance.stop()
         if self._thread is not None:
             self._thread.join(timeout)
         self.started = False
@@ -134,9 +148,14 @@ class Recorder:
         return True
 
     def stats(self) -> dict:
-        return {"queue_length": len(self.queue) + (len(self._held[1]) if self._held else 0),
-                "submitted": self.submitted(), "rows_written": self.rows_written, "dropped": self.dropped,
-                "failed_writes": self.failed_writes, "last_error": self.last_error,
+        # Drops are counted live (as the writer would), so they show while the writer waits or backs off.
+        evicted = max(self._evicted, self.submitted() - self._taken - len(self.queue))
+        held = self._held  # read once: the writer replaces it
+        return {"queue_length": len(self.queue) + (len(held[1]) if held else 0),
+                "submitted": self.submitted(), "rows_written": self.rows_written,
+                "dropped": max(self.dropped, evicted + self._trimmed), "failed_writes": self.failed_writes,
+                "last_error": self.last_error, "already_written": self.already_written,
+                "lock_conflicts": self.lock_conflicts,
                 "internal_errors": self.errors.total, "writer_running": self.started}
 
     # ------------------------------------------------------------------ writer thread
@@ -148,18 +167,44 @@ class Recorder:
             self._wake.clear()
             if self._stopping:
                 break
+            self._count_drops()  # also while the database is down: the drops are what an operator needs
             try:
                 self._pass()
                 self._passes += 1
                 backoff = 0.0
+                self._conflicts_in_a_row = 0
             except Exception as exc:  # the database is down, locked, or refused the batch: keep it, retry
-                self.failed_writes += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                backoff = min(max(backoff * 2, 0.5), _MAX_BACKOFF)
-                self.errors.report("write", "fmd: could not write to its database; retrying in %.1f s", backoff,
-                                   exc_info=False)
+                if _is_lock_conflict(exc) and self._conflicts_in_a_row < 5:
+                    # Another writer won a lock race (MySQL/MariaDB deadlock, PostgreSQL 40P01): the
+                    # transaction was rolled back whole; try again at once, at a random offset.
+                    self._conflicts_in_a_row += 1
+                    self.lock_conflicts += 1
+                    backoff = random.uniform(0.01, 0.1)
+                    log.info("fmd: a write lost a lock race (%s); retrying", type(exc).__name__)
+                else:
+                    self.failed_writes += 1
+                    self.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                    backoff = min(max(backoff * 2, 0.5), _MAX_BACKOFF)
+                    self.errors.report("write", "fmd: could not write to its database (%s); retrying in %.1f s",
+                                       self.last_error[:300], backoff, exc_info=False)
             with self._progress:
                 self._progress.notify_all()
+
+    def _count_drops(self) -> None:
+        """Count the deque's evictions, and trim a held batch so held + queued stays within QUEUE_SIZE."""
+        # Requests append before they count, and submitted() is read before len(queue): never an overcount.
+        evicted = self.submitted() - self._taken - len(self.queue)
+        if evicted > self._evicted:
+            self._evicted = evicted
+        held = self._held
+        if held is not None:
+            excess = len(held[1]) + len(self.queue) - self.queue_size
+            if excess > 0:
+                # The oldest go first, as in the deque. The batch keeps its id: if an earlier attempt did
+                # commit, the retry is still recognised (and the trimmed records were in fact stored).
+                self._held = (held[0], held[1][excess:], held[2])
+                self._trimmed += min(excess, len(held[1]))
+        self.dropped = self._evicted + self._trimmed
 
     def _pass(self) -> None:
         now = time.time()
@@ -176,7 +221,8 @@ class Recorder:
             self._held = None
             with self._progress:
                 self._progress.notify_all()
-        if now >= self._next_health:
+        if now >= self._next_health or self._reported != (self.failed_writes, self.dropped):
+            # Also at once after a failure or a drop, so an outage shows as soon as the database is back.
             self._report_health()
             self._next_health = now + _HEALTH_EVERY
 
@@ -190,8 +236,7 @@ class Recorder:
         except IndexError:
             pass
         self._taken += len(records)
-        # Requests append before counting, so this is never more than the true number of drops.
-        self.dropped = max(self.dropped, self.submitted() - self._taken - len(self.queue))
+        self._count_drops()
         last_seen = {}
         if self.last_seen:
             pending, self.last_seen = self.last_seen, {}
@@ -208,14 +253,15 @@ class Recorder:
         taken = len(records)
         synced_at = self.levels.synced_at or 0.0
         table = self.levels.table
-        if records and records[0][2] < synced_at:
-            # Made before this process knew the stored levels: honour a level 0 set in the dashboard.
-            records = [r for r in records if r[0] is None or r[2] >= synced_at or table.get(r[0], 1) > 0]
-        for record in records:
+        for record in records:  # before the filter below: a level-0 endpoint still gets its last-requested time
             if record[0] is not None:
                 previous = last_seen.get(record[0], 0.0)
                 if record[2] > previous:
                     last_seen[record[0]] = record[2]
+        if records and any(r[2] < synced_at for r in records):
+            # Made before this process knew the stored levels: honour a level 0 set in the dashboard.
+            # (any(), not records[0]: a long request that started early can be queued after a later short one.)
+            records = [r for r in records if r[0] is None or r[2] >= synced_at or table.get(r[0], 1) > 0]
         names = {name for name in last_seen if table.get(name, 0) != EXCLUDED}
         unknown = [n for n in names if n not in self._endpoint_ids]
         if unknown:
@@ -223,13 +269,27 @@ class Recorder:
                 self._endpoint_ids.update(writes.ensure_endpoints(conn, self.store.tables, unknown, table))
         try:
             with self.store.write() as conn:
+                self._recreate_removed(conn, names)
                 written = writes.write_batch(conn, self.store.tables, batch_id, self.version, records,
                                              self._endpoint_ids, {n: last_seen[n] for n in names})
         except writes.AlreadyWritten:
             written = sum(1 for r in records if r[0] is not None)
+            self.already_written += 1
             log.info("fmd: batch %s was already stored by an earlier attempt", batch_id)
         self.rows_written += written
         self._done += taken
+
+    def _recreate_removed(self, conn, names: set) -> None:  # noqa: ANN001
+        """Re-create endpoints a merge removed since their ids were cached (see fmd.store.purge)."""
+        from ..store import writes
+        from ..store.purge import missing_endpoints
+
+        gone = missing_endpoints(conn, self.store.tables, {self._endpoint_ids[n] for n in names
+                                                          if n in self._endpoint_ids})
+        if gone:
+            self._endpoint_ids = {n: i for n, i in self._endpoint_ids.items() if i not in gone}
+            self._endpoint_ids.update(writes.ensure_endpoints(
+                conn, self.store.tables, [n for n in names if n not in self._endpoint_ids], self.levels.table))
 
     def _sync(self) -> None:
         """Learn levels changed elsewhere and register endpoints added to the app's URL map."""
@@ -265,6 +325,16 @@ class Recorder:
             if time.time() >= self._next_prune:
                 writes.prune_batches(conn, self.store.tables)
                 self._next_prune = time.time() + 3600
+        self._reported = (row["failed_writes"], row["dropped"])
+
+
+def _is_lock_conflict(exc: BaseException) -> bool:
+    """A deadlock or lock timeout that rolled the whole transaction back (worth an immediate retry)."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) in ("40P01", "40001") or getattr(orig, "pgcode", None) in ("40P01", "40001"):
+        return True
+    args = getattr(orig, "args", ())
+    return bool(args) and args[0] in (1205, 1213)  # MySQL/MariaDB: lock wait timeout, deadlock
 
 
 def _utc(epoch: float):  # noqa: ANN202

@@ -58,7 +58,7 @@ def ensure_endpoints(conn: Connection, t: Tables, names: Iterable[str], level_of
     e = t.endpoint
     existing = dict(conn.execute(select(e.c.name, e.c.id).where(e.c.name.in_(list(wanted)))).all())
     missing = [{"name": short, "monitor_level": max(level_of.get(full, 1), 0), "time_added": now}
-               for short, full in wanted.items() if short not in existing]
+               for short, full in sorted(wanted.items()) if short not in existing]  # one lock order for all
     if missing:
         insert_ignore(conn, e, missing, ("name",))
         existing.update(conn.execute(select(e.c.name, e.c.id).where(
@@ -86,14 +86,18 @@ def write_batch(conn: Connection, t: Tables, batch_id: str, version: str, record
             continue
         endpoint_id = endpoint_ids[endpoint]
         when = _utc(started)
+        group_by = group_by[:GROUP_LEN]
         rows.append((endpoint_id, duration, when.isoformat(" ", "microseconds") if as_text else when, version,
-                     group_by[:GROUP_LEN], ip, status))
-        fold.add(endpoint_id, started, duration, version, status)
+                     group_by, ip, status))
+        fold.add(endpoint_id, started, duration, version, status, group_by, ip)
         if started < first.get(endpoint_id, float("inf")):
             first[endpoint_id] = started
+    # Endpoint rows first: on MySQL/MariaDB the inserts below take shared locks on them (foreign key
+    # checks), and a later UPDATE would have to upgrade those to exclusive ones, which deadlocks two
+    # writers of the same endpoints. Taken exclusive first (in id order), the writers simply queue.
+    touch_endpoints(conn, t, {endpoint_ids[n]: ts for n, ts in last_seen.items() if n in endpoint_ids}, first)
     insert_tuples(conn, t.request, REQUEST_COLUMNS, rows)
     fold.apply(conn, t)
-    touch_endpoints(conn, t, {endpoint_ids[n]: ts for n, ts in last_seen.items() if n in endpoint_ids}, first)
     return len(rows)
 
 
