@@ -150,7 +150,7 @@ def _timezone(value: Any) -> str:
     name = _str(value)
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory such as 'America' on some OSes
         raise ValueError("an IANA time zone name such as 'UTC' or 'Europe/Amsterdam'") from None
     return name
 
@@ -224,17 +224,37 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
            "Seconds between the writer's passes over the queue."),
     Option("SYNC_INTERVAL", "recording", 2.0, _positive_float(60),
            "Seconds between checks for monitoring levels changed by another process or host."),
+    Option("RETENTION_REQUESTS_DAYS", "retention", 30, _int_range(0, 36_500),
+           "Days raw request rows are kept (0: forever); the rollups behind every chart stay."),
+    Option("RETENTION_OUTLIERS_DAYS", "retention", 14, _int_range(0, 36_500), "Days outliers are kept (0: forever)."),
+    Option("RETENTION_PROFILES_DAYS", "retention", 14, _int_range(0, 36_500),
+           "Days profiler samples are kept (0: forever)."),
+    Option("RETENTION_HOURLY_DAYS", "retention", 0, _int_range(0, 36_500),
+           "Days hourly duration histograms are kept (0: forever); daily ones and hourly counts stay."),
+    Option("PRUNE_INTERVAL_HOURS", "retention", 24, _int_range(0, 8_760),
+           "Hours between two runs of the retention job across all workers and hosts (0: never automatically)."),
 ]}
 
 SECTIONS = sorted({o.section for o in OPTIONS.values()})
 SECRET_KEYS = ("PASSWORD", "SECURITY_TOKEN", "SECRET_KEY")
 
+#: Other spellings Flask-MonitoringDashboard itself reads: its 3.x code parses SAMPLING_RATE although its
+#: documentation says SAMPLING_PERIOD (both in ms).
+ALIASES = {"SAMPLING_RATE": "SAMPLING_PERIOD"}
+#: Flask-MonitoringDashboard options fmd has no use for: a file that sets them still loads, with a warning.
+FMD_ONLY_KEYS = frozenset({"BLUEPRINT_NAME", "BRAND_NAME", "TITLE_NAME", "DESCRIPTION", "SHOW_LOGIN_BANNER",
+                           "SHOW_LOGIN_FOOTER", "GUEST_USERNAME", "GUEST_PASSWORD", "OUTLIERS_ENABLED", "TEST_DIR"})
+#: configparser treats [DEFAULT] as values for every section; fmd's files have no such thing, so the
+#: parser gets a section name nobody writes and [DEFAULT] becomes an ordinary (unknown) section.
+_NO_DEFAULT_SECTION = "\x00fmd: no default section"
 
-def _parse(option: Option, value: Any, where: str) -> Any:
+
+def _parse(option: Option, value: Any, where: str, section: str | None = None, key: str | None = None) -> Any:
     try:
         return option.parse(value)
     except ValueError as exc:
-        raise ConfigError(f"{where}: [{option.section}] {option.key} = {value!r}: expected {exc}") from None
+        raise ConfigError(f"{where}: [{section or option.section}] {key or option.key} = {value!r}: "
+                          f"expected {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -268,6 +288,8 @@ class _Value:
     value: Any
     source: str
     base_dir: Path | None = None  # for GIT: the directory of the file that named it
+    section: str | None = None  # as written in the file, for error messages
+    key: str | None = None
 
 
 class Config:
@@ -302,41 +324,59 @@ class Config:
         return _parse(option, held.value, held.source) if held else option.default
 
     def init_from(self, file: str | os.PathLike | None = None, envvar: str | None = None) -> None:
-        """Read an INI file (Flask-MonitoringDashboard's format), named directly or by an environment variable."""
+        """Read an INI file (Flask-MonitoringDashboard's format), named directly or by an environment variable.
+
+        Every value is validated now, so a bad file fails here with a message naming the file, the section,
+        the key, the value and what was expected. Unknown sections and keys are warned about (ConfigWarning).
+        """
         if file is None and envvar is None:
             raise ConfigError("init_from() needs file=... or envvar=...")
+        named_by = ""
         if file is None:
             file = os.environ.get(envvar or "")
             if not file:
-                raise ConfigError(f"environment variable {envvar} is not set; expected the path of an fmd "
-                                  "config file")
+                raise ConfigError(f"environment variable {envvar} is not set (or empty); expected the path of "
+                                  "an fmd config file (Flask-MonitoringDashboard's INI format)")
+            named_by = f" (named by environment variable {envvar})"
         path = Path(file).expanduser().resolve()
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist")
-        parser = configparser.ConfigParser(interpolation=None, strict=False)
-        parser.optionxform = str.upper  # keys are case-insensitive, as in FMD
-        try:
-            parser.read(path, encoding="utf-8")
-        except configparser.Error as exc:
-            raise ConfigError(f"config file {path}: not a valid INI file: {exc}") from None
         where = f"config file {path}"
+        if not path.is_file():
+            problem = "is a directory" if path.is_dir() else "does not exist"
+            raise ConfigError(f"{where}{named_by} {problem}; expected an INI file with sections "
+                              f"{', '.join(f'[{s}]' for s in SECTIONS)}")
+        parser = configparser.ConfigParser(interpolation=None, strict=False, default_section=_NO_DEFAULT_SECTION)
+        parser.optionxform = str.upper  # type: ignore[assignment, method-assign]  # case-insensitive keys, as in FMD
+        try:
+            with open(path, encoding="utf-8") as handle:
+                parser.read_file(handle)
+        except OSError as exc:
+            raise ConfigError(f"{where}{named_by} cannot be read: {exc}") from None
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{where}{named_by}: expected an INI file (UTF-8, [section] headers, "
+                              f"KEY = value lines): {exc}") from None
         found: dict[str, _Value] = {}
         for section in parser.sections():
             if section.lower() not in SECTIONS:
-                _warn(f"{where}: unknown section [{section}] ignored; known sections: {', '.join(SECTIONS)}")
+                _warn(f"{where}: unknown section [{section}] ignored; known sections: "
+                      f"{', '.join(f'[{s}]' for s in SECTIONS)}{_did_you_mean(section.lower(), SECTIONS)}")
                 continue
             for key, raw in parser.items(section):
-                option = OPTIONS.get(key)
+                option = OPTIONS.get(ALIASES.get(key, key))
                 if option is None:
-                    _warn(f"{where}: unknown key [{section}] {key} ignored")
+                    if key in FMD_ONLY_KEYS:
+                        _warn(f"{where}: [{section}] {key} is a Flask-MonitoringDashboard option fmd does not use; "
+                              "ignored")
+                    else:
+                        _warn(f"{where}: unknown key [{section}] {key} ignored"
+                              f"{_did_you_mean(key, list(OPTIONS) + list(ALIASES))}")
                     continue
                 if option.section != section.lower():
                     _warn(f"{where}: [{section}] {key} belongs in [{option.section}]; using it anyway")
-                _parse(option, raw, f"{where}")
-                found[key] = _Value(raw, where, path.parent)
-        for key, held in found.items():
-            if key == "GIT":
-                _resolve_git(held.value, held.base_dir, held.source)
+                _parse(option, raw, where, section, key)
+                found[option.key] = _Value(raw, where, path.parent, section, key)
+        held = found.get("GIT")
+        if held is not None and held.value.strip():
+            _resolve_git(held.value, held.base_dir, where, held.section, held.key)
         self._values.update(found)
 
     def resolve(self, app_config: Mapping[str, Any], kwargs: Mapping[str, Any], root: Path,
@@ -352,12 +392,13 @@ class Config:
                 layers[key] = _Value(app_config[name], f"app.config['{name}']", root)
         for name in app_config:
             if name.startswith("FMD_") and name[4:] not in OPTIONS and name != "FMD_CONFIG":
-                _warn(f"app.config['{name}'] is not an fmd option and is ignored")
+                _warn(f"app.config['{name}'] is not an fmd option and is ignored"
+                      f"{_did_you_mean(name[4:], list(OPTIONS))}")
         for name, value in kwargs.items():
             option = OPTIONS.get(name.upper())
             if option is None:
-                raise ConfigError(f"bind({name}=...): unknown option; known: "
-                                  f"{', '.join(k.lower() for k in OPTIONS)}")
+                raise ConfigError(f"bind({name}=...): unknown option{_did_you_mean(name.upper(), list(OPTIONS))}; "
+                                  f"known: {', '.join(k.lower() for k in OPTIONS)}")
             layers[option.key] = _Value(value, f"bind({name}=...)", root)
         values: dict[str, Any] = {}
         sources: dict[str, str] = {}
@@ -366,24 +407,45 @@ class Config:
             if held is None:
                 values[key], sources[key] = option.default, "default"
                 continue
-            values[key], sources[key] = _parse(option, held.value, held.source), held.source
+            values[key] = _parse(option, held.value, held.source, held.section, held.key)
+            sources[key] = held.source
             if key == "GIT" and values[key]:
-                values[key] = str(_resolve_git(values[key], held.base_dir or root, held.source))
+                values[key] = str(_resolve_git(values[key], held.base_dir or root, held.source, held.section,
+                                               held.key))
         return Settings(values=values, sources=sources, group_by=self.group_by, authorize=self.authorize)
 
 
-def _resolve_git(value: str, base: Path | None, where: str) -> Path:
-    """The .git directory named by *value* (relative to *base*), or a ConfigError."""
-    path = Path(value).expanduser()
+def _resolve_git(value: str, base: Path | None, where: str, section: str | None = None,
+                 key: str | None = None) -> Path:
+    """The git directory named by *value* (relative to *base*), or a ConfigError.
+
+    *value* may name the repository's working tree, its ``.git`` directory, or a ``.git`` file
+    (``gitdir: ...``, as in worktrees and submodules).
+    """
+    path = Path(value.strip()).expanduser()
     if not path.is_absolute() and base is not None:
         path = base / path
     path = path.resolve()
-    if (path / ".git").is_dir():
+    if (path / ".git").exists():
         path = path / ".git"
+    if path.is_file():  # a worktree's or submodule's .git file points to the real directory
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            text = ""
+        if text.startswith("gitdir:"):
+            path = (path.parent / text[len("gitdir:"):].strip()).resolve()
     if not (path / "HEAD").is_file():
-        raise ConfigError(f"{where}: [dashboard] GIT = {value!r}: expected the path of a git repository "
-                          f"(its .git directory); {path} is not one")
+        raise ConfigError(f"{where}: [{section or 'dashboard'}] {key or 'GIT'} = {value!r}: expected the path "
+                          f"of a git repository (its working tree or its .git directory); {path} is not one")
     return path
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def _warn(message: str) -> None:

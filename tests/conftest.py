@@ -116,6 +116,12 @@ def host_app() -> Flask:
     return app
 
 
+@pytest.fixture(scope="session")
+def new_host_app() -> Callable[[], Flask]:
+    """host_app, as a fixture: ``from conftest import host_app`` may import another directory's conftest."""
+    return host_app
+
+
 @pytest.fixture
 def make_app(prefix: str) -> Iterator[Callable[..., Flask]]:
     """Factory: make_app(url, **fmd_options) -> a bound host app writing fast (small flush interval)."""

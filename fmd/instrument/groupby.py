@@ -1,19 +1,23 @@
 """Render ``config.group_by`` the way Flask-MonitoringDashboard documents it.
 
-=============================================================  ==================================
-``group_by``                                                   stored value
-=============================================================  ==================================
-``'User'``                                                     ``User``
-``lambda: 3``                                                  ``3``
-``lambda: ('User', 3)``                                        ``(User,3)``
-``lambda: lambda: 3``                                          ``3``
-``('User', lambda: 3)``                                        ``(User,3)``
-``lambda: 'username'``                                         ``username``
-``lambda: ['Username', 'username']``                           ``(Username,username)``
-``lambda: [('User', lambda: 3), ('Username', lambda: 'u')]``   ``((User,3),(Username,u))``
-=============================================================  ==================================
+The table of FMD's documentation ("Monitoring Level 1", group_by), plus a bare primitive:
 
-``None`` renders as an empty string; values are cut to the column's 250 characters.
+===============================================================================  ================================
+``fmd.config.group_by = ...``                                                    stored value
+===============================================================================  ================================
+``'User'``                                                                       ``User``
+``lambda: 3``                                                                    ``3``
+``lambda: ('User', 3)``                                                          ``(User,3)``
+``lambda: lambda: 3``                                                            ``3``
+``('User', lambda: 3)``                                                          ``(User,3)``
+``lambda: 'username'``                                                           ``username``
+``lambda: ['Username', 'username']``                                             ``(Username,username)``
+``lambda: [('User', lambda: 3), ('Username', lambda: 'username')]``              ``((User,3),(Username,username))``
+===============================================================================  ================================
+
+Callables are called (inside the request context, after the view), tuples and lists are joined as
+``(a,b)``, ``None`` renders as an empty string, bytes are decoded, and the result is cut to the column's
+250 characters. A group_by that raises is the caller's business (see hooks: logged, recorded as empty).
 """
 
 from __future__ import annotations
@@ -40,4 +44,5 @@ def render(value: Any, depth: int = 0) -> str:
 
 
 def group_of(value: Any) -> str:
+    """The stored text for a group_by value, cut to the column's width."""
     return render(value)[:MAX_LENGTH]

@@ -1,24 +1,33 @@
 """Fixed log-spaced duration buckets, and percentiles read back from bucket counts.
 
-Contract: bucket ``i`` holds durations in ``[MIN * R**i, MIN * R**(i+1))`` with ``R = 2**(1/16)`` (each bucket
-~4.4% wide), bucket 0 also everything below ``MIN``, the last also everything above. Percentiles interpolate
-log-linearly inside the bucket where the rank falls, so on realistic latency distributions they come within
-well under 1% of the exact value; the worst case (all mass at one bucket edge) is half a bucket, ~2.2%.
+Contract: bucket ``i`` holds durations in ``[MIN * R**i, MIN * R**(i+1))`` with ``R = 2**(1/32)`` (each
+bucket ~2.2% wide), bucket 0 also everything below ``MIN``, the last also everything above.
+
+Reading a quantile follows numpy's default ("linear") definition on the order statistics: the q-quantile of n
+values sits at rank ``h = (n-1)q``, between order statistics ``floor(h)`` and ``floor(h)+1``. Each order
+statistic is placed inside its bucket as if the bucket's c values were spread evenly in log space (the j-th
+at fraction ``(j+0.5)/c``). Dense buckets are then almost exact; a lone value in a sparse tail is off by at
+most half a bucket (1.1%). Measured on lognormal and mixed latency data (tests/store/test_histogram.py):
+within 1.6% of ``numpy.percentile`` for p50..p99 from 1,000 samples, within 1.2% from 5,000.
+
+Why 32 buckets per doubling, not 16: with 16 (4.4% wide) a p99 of 1,000 samples, read from the sparse tail,
+was up to 2.9% off. The price is ~45% more hourly and ~75% more daily histogram rows on the demo traffic.
 
 Pure functions of plain numbers: no database, no Flask. The same buckets are used by the writer, the demo
-seeder and every query, so all of them agree.
+seeder and every query, so all of them agree. Changing PER_OCTAVE or MIN changes the meaning of stored rows.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from typing import Iterable, Sequence
 
 #: Buckets per doubling of the duration.
-PER_OCTAVE = 16
+PER_OCTAVE = 32
 #: Lower edge of bucket 1 (seconds); anything faster falls in bucket 0.
 MIN = 1e-6
-#: 1 µs .. ~18 hours.
+#: 1 µs .. ~19 hours.
 OCTAVES = 36
 LAST = PER_OCTAVE * OCTAVES - 1
 R = 2 ** (1 / PER_OCTAVE)
@@ -35,37 +44,45 @@ def bucket_of(seconds: float) -> int:
 
 
 def lower_edge(bucket: int) -> float:
+    """The smallest duration of *bucket* (seconds)."""
     return MIN * R ** bucket
 
 
-def percentile(counts: Sequence[tuple[int, int]] | Iterable[tuple[int, int]], q: float) -> float | None:
+def percentile(counts: Iterable[tuple[int, int]], q: float) -> float | None:
     """The q-quantile (0..1) of the durations summarised by (bucket, count) pairs; None when empty."""
-    pairs = sorted((b, c) for b, c in counts if c > 0)
-    total = sum(c for _, c in pairs)
-    if total == 0:
-        return None
-    return _quantiles(pairs, total, [q])[0]
+    found = quantiles(counts, [q])
+    return None if found is None else found[0]
 
 
 def quantiles(counts: Iterable[tuple[int, int]], qs: Sequence[float]) -> list[float] | None:
-    """Several quantiles at once (qs ascending); None when empty."""
-    pairs = sorted((b, c) for b, c in counts if c > 0)
-    total = sum(c for _, c in pairs)
-    if total == 0:
+    """Several quantiles (0..1, any order) of (bucket, count) pairs; None when empty.
+
+    A bucket may appear more than once (e.g. rows of several hours): its counts are added.
+    """
+    merged: dict[int, int] = {}
+    for bucket, count in counts:
+        if count > 0:
+            merged[bucket] = merged.get(bucket, 0) + count
+    if not merged:
         return None
-    return _quantiles(pairs, total, qs)
+    pairs = sorted(merged.items())
+    starts = []  # rank of each bucket's first value
+    total = 0
+    for _, count in pairs:
+        starts.append(total)
+        total += count
 
-
-def _quantiles(pairs: list[tuple[int, int]], total: int, qs: Sequence[float]) -> list[float]:
-    out: list[float] = []
-    cumulative = 0
-    i = 0
-    for q in qs:
-        rank = min(max(q, 0.0), 1.0) * total
-        while i < len(pairs) - 1 and cumulative + pairs[i][1] < rank:
-            cumulative += pairs[i][1]
-            i += 1
+    def order_statistic(k: int) -> float:
+        i = bisect_right(starts, k) - 1
         bucket, count = pairs[i]
-        fraction = min(max((rank - cumulative) / count, 0.0), 1.0)
-        out.append(lower_edge(bucket) * R ** fraction)  # log-linear inside the bucket
+        return lower_edge(bucket) * R ** ((k - starts[i] + 0.5) / count)
+
+    out = []
+    for q in qs:
+        h = (total - 1) * min(max(q, 0.0), 1.0)
+        k = int(h)
+        value = order_statistic(k)
+        if h > k and k + 1 < total:
+            value += (h - k) * (order_statistic(k + 1) - value)
+        out.append(value)
     return out
