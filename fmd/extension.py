@@ -17,6 +17,7 @@ from . import config as config_module
 from .instrument import install
 from .instrument.guard import ErrorLog
 from .instrument.levels import Levels
+from .instrument.maintenance import Maintenance
 from .instrument.recorder import Recorder
 from .instrument.version import app_version
 from .mount import DashboardMount
@@ -64,9 +65,11 @@ class FMD:
         recorder = Recorder(store, levels, version, queue_size=settings.queue_size, batch_size=settings.batch_size,
                             flush_interval=settings.flush_interval, sync_interval=settings.sync_interval,
                             errors=errors, endpoint_names=lambda: list(app.view_functions))
+        recorder.maintenance = Maintenance.from_settings(store, settings, errors)  # the retention job's thread
         state = State(settings=settings, version=version, store=store, levels=levels, recorder=recorder,
                       errors=errors)
         app.extensions["fmd"] = state
+        state.host_app = app
         install(app, state)
         state.dashboard = DashboardMount(app.wsgi_app, state, "/" + settings.custom_link)
         app.wsgi_app = state.dashboard  # type: ignore[method-assign]

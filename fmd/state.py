@@ -25,6 +25,8 @@ class State:
     #: thread ident -> (started epoch, endpoint, level) of every monitored request under way
     inflight: dict = field(default_factory=dict)
     dashboard: Any = None
+    #: the bound host app (the dashboard runs config.authorize in a request context of it)
+    host_app: Any = None
 
     def set_level(self, endpoint: str, level: int) -> None:
         """Store *endpoint*'s monitoring level; every process and host follows within SYNC_INTERVAL."""

@@ -1,0 +1,1 @@
+"""Dashboard tests (a package, so test modules may share base names with other test folders)."""
