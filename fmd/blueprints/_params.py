@@ -1,0 +1,123 @@
+"""Query arguments and form fields of the overview and chart pages, parsed and checked.
+
+Every bad value ends in ``abort(400, message)`` naming the field and what it accepts: never a 500, never a
+silent default for something the user did type. Missing values get their documented default.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Mapping
+from urllib.parse import urlencode
+
+from flask import abort
+
+from ..queries._range import MAX_DATE, MAX_DAYS, MIN_DATE, DatePeriod
+from ..queries.overview import SORT_KEYS
+from ..state import LEVELS
+
+#: Longest accepted name filter (an endpoint name is at most 250 characters).
+MAX_FILTER = 250
+#: Days shown when the page names no range.
+DEFAULT_DAYS = 7
+#: The quick choices next to the date inputs.
+QUICK_DAYS = (1, 7, 30, 90)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DAYS = re.compile(r"[0-9]{1,6}")
+#: Columns whose natural first click sorts the biggest first.
+_DESCENDING_FIRST = {"today", "week", "total", "median", "p95", "errors", "last"}
+
+
+def _one(args: Mapping[str, str], name: str) -> str | None:
+    value = args.get(name)
+    return None if value is None else str(value)
+
+
+def parse_date(value: str, field: str) -> date:
+    """A YYYY-MM-DD date, or a 400 naming *field*."""
+    if not _DATE.fullmatch(value):
+        abort(400, f"{field} must be a date written YYYY-MM-DD, not {value[:40]!r}.")
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        abort(400, f"{field} is not a real date: {value!r}.")
+    if not MIN_DATE <= day <= MAX_DATE:
+        abort(400, f"{field} must lie between {MIN_DATE} and {MAX_DATE}, not {value}.")
+    return day
+
+
+def parse_period(args: Mapping[str, str], now: datetime, tz: str) -> DatePeriod:
+    """``start``/``end`` (local dates, inclusive) or ``days`` (ending today); default the last 7 days."""
+    start, end, days = _one(args, "start"), _one(args, "end"), _one(args, "days")
+    if days is not None and (start is None and end is None):
+        if not _DAYS.fullmatch(days) or not 1 <= int(days) <= MAX_DAYS:
+            abort(400, f"days must be a whole number from 1 to {MAX_DAYS}, not {days[:40]!r}.")
+        return DatePeriod.last_days(int(days), now, tz)
+    default = DatePeriod.last_days(DEFAULT_DAYS, now, tz)
+    first = parse_date(start, "start") if start else None
+    last = parse_date(end, "end") if end else None
+    if first is None and last is None:
+        return default
+    if last is None:  # only a start: up to today (or that one day, when it lies ahead)
+        last = max(default.last, first)  # type: ignore[type-var]
+    if first is None:  # only an end: the default number of days ending there
+        first = max(last - (default.last - default.first), MIN_DATE)
+    try:
+        return DatePeriod(first, last, tz)
+    except ValueError as exc:
+        abort(400, f"{exc}.")
+
+
+def period_args(period: DatePeriod) -> dict[str, str]:
+    return {"start": period.first.isoformat(), "end": period.last.isoformat()}
+
+
+@dataclass(frozen=True)
+class OverviewArgs:
+    """The overview's state, all of it kept in the URL."""
+
+    q: str = ""
+    sort: str = "name"
+    desc: bool = False
+
+    def query(self, **changes: object) -> dict[str, str]:
+        """URL arguments of this state with *changes*, leaving out defaults."""
+        values = {"q": self.q, "sort": self.sort, "dir": "desc" if self.desc else "asc", **changes}
+        return {k: str(v) for k, v in values.items()
+                if v not in ("", None) and not (k == "sort" and v == "name") and not (k == "dir" and v == "asc")}
+
+    def url_query(self, **changes: object) -> str:
+        return urlencode(self.query(**changes))
+
+    def sort_link(self, key: str) -> dict[str, str]:
+        """Arguments that sort by *key*: a click on the current column flips the direction."""
+        if key == self.sort:
+            return self.query(sort=key, dir="asc" if self.desc else "desc")
+        return self.query(sort=key, dir="desc" if key in _DESCENDING_FIRST else "asc")
+
+
+def parse_overview(args: Mapping[str, str]) -> OverviewArgs:
+    """``q`` (name contains, case-insensitive), ``sort`` (a column), ``dir`` (asc or desc)."""
+    q = (_one(args, "q") or "").strip()
+    if len(q) > MAX_FILTER:
+        abort(400, f"q (the name filter) is {len(q)} characters long; at most {MAX_FILTER} are accepted.")
+    sort = _one(args, "sort") or "name"
+    if sort not in SORT_KEYS:
+        abort(400, f"sort must be one of {', '.join(SORT_KEYS)}, not {sort[:40]!r}.")
+    direction = _one(args, "dir") or "asc"
+    if direction not in ("asc", "desc"):
+        abort(400, f"dir must be asc or desc, not {direction[:40]!r}.")
+    return OverviewArgs(q, sort, direction == "desc")
+
+
+def parse_level(form: Mapping[str, str]) -> int:
+    """The monitoring level field of a form: 0, 1, 2 or 3."""
+    raw = _one(form, "level")
+    if raw is None or raw.strip() == "":
+        abort(400, "level is missing: choose a monitoring level from 0 to 3.")
+    raw = raw.strip()
+    if raw not in {str(level) for level in LEVELS}:
+        abort(400, f"level must be one of {', '.join(map(str, LEVELS))}, not {raw[:40]!r}.")
+    return int(raw)

@@ -1,0 +1,34 @@
+"""Multi-version utilization: the share of each endpoint's requests served by each version."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Sequence
+
+from ._theme import build, endpoint_scale, ranked, slot
+
+DATASET = "versions"
+
+
+def _versions() -> Any:
+    import altair as alt
+
+    return (alt.Chart(alt.NamedData(DATASET), title="Share of each endpoint's requests per version")
+            .mark_circle(opacity=0.85)
+            .encode(x=alt.X("version:N", title="Version (oldest first)", axis=alt.Axis(labelAngle=-30),
+                            sort=alt.EncodingSortField("order", op="min")),
+                    y=alt.Y("endpoint:N", title=None, sort=alt.EncodingSortField("rank", op="min"),
+                            axis=alt.Axis(labelLimit=260)),
+                    size=alt.Size("share:Q", title="Share", scale=alt.Scale(domain=[0, 1], range=[10, 500]),
+                                  legend=alt.Legend(format=".0%")),
+                    color=alt.Color("endpoint:N", legend=None,
+                                    scale=alt.Scale(domain=[slot("domain")], range=[slot("range")])),
+                    tooltip=[alt.Tooltip("endpoint:N", title="Endpoint"), alt.Tooltip("version:N", title="Version"),
+                             alt.Tooltip("hits:Q", title="Requests", format=","),
+                             alt.Tooltip("share:Q", title="Share", format=".1%")])
+            .properties(width="container", height=alt.Step(24)))
+
+
+def versions_chart(rows: Sequence[Mapping], colors: Mapping[str, Iterable[int]] | None = None) -> dict:
+    """Circles sized by share, from {endpoint, other, version, hits, share, order} rows (busiest first)."""
+    scale = endpoint_scale(rows, colors)
+    return build(_versions, {DATASET: ranked(rows, scale["domain"])}, scale)

@@ -1,0 +1,200 @@
+"""Application-wide chart data: hourly load, versions, daily load, durations per endpoint, status codes.
+
+Everything is read from the rollups. Charts stay readable with hundreds of endpoints because the busiest
+*top* endpoints in the range keep their name and the rest are summed into one "other" series, in SQL where
+that saves rows. Local days (TIMEZONE) are cut from UTC hours in SQL with a small CASE tree (``day_index``),
+so a month of daily bars is one grouped read whatever the number of requests.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Sequence
+
+from sqlalchemy import ColumnElement, Connection, case, func, literal_column, select
+
+from ..store.models import Tables
+from ._histograms import by_first, histograms, merge, percentiles
+from ._range import DatePeriod, floor_hour, local_midnight_utc, to_local
+
+#: Quantiles behind a box: whisker, box, median, box, whisker.
+BOX_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+#: Versions shown by name (the newest by first request); older ones are summed.
+TOP_VERSIONS = 12
+OLDER_VERSIONS = "older versions"
+
+
+def other_label(count: int) -> str:
+    """The series name standing for *count* endpoints outside the top."""
+    return f"other ({count} endpoint{'s' if count != 1 else ''})"
+
+
+def day_edges(period: DatePeriod) -> list[datetime]:
+    """UTC hour at which each local day of *period* starts, plus the end of the last day."""
+    return [floor_hour(local_midnight_utc(day, period.tz)) for day in period.dates()] + [period.utc.end]
+
+
+def day_index(column: ColumnElement, edges: Sequence[datetime]) -> ColumnElement:
+    """SQL: index i of the ``[edges[i], edges[i+1])`` holding *column* (callers filter to the whole range)."""
+    def node(lo: int, hi: int) -> ColumnElement:
+        if hi - lo == 1:
+            return literal_column(str(lo))
+        mid = (lo + hi) // 2
+        return case((column < edges[mid], node(lo, mid)), else_=node(mid, hi))
+
+    return node(0, len(edges) - 1)
+
+
+def hits_by_endpoint(conn: Connection, t: Tables, period: DatePeriod) -> dict[int, int]:
+    """endpoint id -> requests in *period*."""
+    r = t.rollup_hour
+    rng = period.utc
+    stmt = (select(r.c.endpoint_id, func.sum(r.c["count"])).where(r.c.hour >= rng.start, r.c.hour < rng.end)
+            .group_by(r.c.endpoint_id))
+    return {row[0]: int(row[1]) for row in conn.execute(stmt)}
+
+
+def endpoint_names(conn: Connection, t: Tables) -> dict[int, str]:
+    return dict(conn.execute(select(t.endpoint.c.id, t.endpoint.c.name)).all())
+
+
+def top_endpoints(hits: dict[int, int], top: int) -> list[int]:
+    """The *top* busiest endpoint ids (ties by id), busiest first."""
+    return [e for e, _ in sorted(hits.items(), key=lambda item: (-item[1], item[0]))[:top]]
+
+
+def _series(names: dict[int, str], top_ids: list[int], hits: dict[int, int]) -> dict[int, str]:
+    """endpoint id -> series name: its own name in the top, the "other" label outside (key -1)."""
+    series = {e: names.get(e, f"#{e}") for e in top_ids}
+    rest = len([e for e in hits if e not in series])
+    if rest:
+        series[-1] = other_label(rest)
+    return series
+
+
+def _grouped_endpoint(r, top_ids: list[int]) -> ColumnElement:  # noqa: ANN001
+    """SQL: the endpoint id when in the top, else -1."""
+    if not top_ids:
+        return literal_column("-1")
+    return case((r.c.endpoint_id.in_(top_ids), r.c.endpoint_id), else_=literal_column("-1"))
+
+
+def hits_by_hour_of_day(conn: Connection, t: Tables, period: DatePeriod) -> list[dict]:
+    """Heatmap rows: every local day and hour of *period*: {day: 'YYYY-MM-DD', hour: 0..23, hits}."""
+    r = t.rollup_hour
+    rng = period.utc
+    stmt = (select(r.c.hour, func.sum(r.c["count"])).where(r.c.hour >= rng.start, r.c.hour < rng.end)
+            .group_by(r.c.hour))
+    cells: dict[tuple[str, int], int] = {(day.isoformat(), h): 0 for day in period.dates() for h in range(24)}
+    for hour, hits in conn.execute(stmt):
+        local = to_local(hour, period.tz)
+        key = (local.date().isoformat(), local.hour)
+        if key in cells:  # an hour outside the local days of a fractional-offset zone's widened range
+            cells[key] += int(hits)
+    return [{"day": day, "hour": hour, "hits": hits} for (day, hour), hits in cells.items()]
+
+
+def hits_by_day(conn: Connection, t: Tables, period: DatePeriod, top: int = 10) -> list[dict]:
+    """Stacked daily load: {day, endpoint, hits} for the *top* endpoints and "other", non-zero cells only."""
+    hits = hits_by_endpoint(conn, t, period)
+    if not hits:
+        return []
+    top_ids = top_endpoints(hits, top)
+    series = _series(endpoint_names(conn, t), top_ids, hits)
+    r = t.rollup_hour
+    rng = period.utc
+    edges = day_edges(period)
+    dates = period.dates()
+    inner = (select(_grouped_endpoint(r, top_ids).label("e"), day_index(r.c.hour, edges).label("d"),
+                    r.c["count"].label("n"))
+             .where(r.c.hour >= rng.start, r.c.hour < rng.end).subquery())
+    stmt = select(inner.c.e, inner.c.d, func.sum(inner.c.n)).group_by(inner.c.e, inner.c.d)
+    order = {e: i for i, e in enumerate(top_ids + [-1])}
+    rows = [{"day": dates[int(d)].isoformat(), "endpoint": series[int(e)], "other": int(e) == -1, "hits": int(n),
+             "_o": order[int(e)]}
+            for e, d, n in conn.execute(stmt) if n]
+    rows.sort(key=lambda row: (row["day"], row.pop("_o")))
+    return rows
+
+
+def hits_by_version(conn: Connection, t: Tables, period: DatePeriod, top: int = 25) -> list[dict]:
+    """Per endpoint (top + other) and version: {endpoint, version, hits, share of the endpoint's hits, order}.
+
+    Versions are ordered by their first request in the range (``order``: 0 = oldest shown); beyond
+    TOP_VERSIONS the oldest are summed as "older versions".
+    """
+    hits = hits_by_endpoint(conn, t, period)
+    if not hits:
+        return []
+    top_ids = top_endpoints(hits, top)
+    series = _series(endpoint_names(conn, t), top_ids, hits)
+    r = t.rollup_hour
+    rng = period.utc
+    where = (r.c.hour >= rng.start, r.c.hour < rng.end)
+    first_seen = dict(conn.execute(select(r.c.version, func.min(r.c.hour)).where(*where).group_by(r.c.version)).all())
+    versions = sorted(first_seen, key=lambda v: (first_seen[v], v))
+    shown = versions[-TOP_VERSIONS:]
+    label = {v: v for v in shown}
+    label.update({v: OLDER_VERSIONS for v in versions[:-TOP_VERSIONS]})
+    order = ([OLDER_VERSIONS] if len(versions) > TOP_VERSIONS else []) + shown
+    inner = (select(_grouped_endpoint(r, top_ids).label("e"), r.c.version.label("v"), r.c["count"].label("n"))
+             .where(*where).subquery())
+    stmt = select(inner.c.e, inner.c.v, func.sum(inner.c.n)).group_by(inner.c.e, inner.c.v)
+    position = {v: i for i, v in enumerate(order)}
+    cells: dict[tuple[int, str], int] = defaultdict(int)
+    for e, v, n in conn.execute(stmt):
+        name = label.get(v, v)
+        position.setdefault(name, len(position))  # a collation that folds case may spell a version differently
+        cells[(int(e), name)] += int(n)
+    totals: dict[int, int] = defaultdict(int)
+    for (e, _), n in cells.items():
+        totals[e] += n
+    rank = {e: i for i, e in enumerate(top_ids + [-1])}
+    keyed = sorted(((rank[e], position[v], e, v, n) for (e, v), n in cells.items() if n), key=lambda k: k[:2])
+    return [{"endpoint": series[e], "other": e == -1, "version": v, "hits": n, "share": n / totals[e], "order": o}
+            for _, o, e, v, n in keyed]
+
+
+def durations_by_endpoint(conn: Connection, t: Tables, period: DatePeriod, top: int = 25) -> list[dict]:
+    """Box-plot rows from the histograms: {endpoint, hits, p5, q1, median, q3, p95} in ms, busiest first."""
+    hits = hits_by_endpoint(conn, t, period)
+    if not hits:
+        return []
+    top_ids = top_endpoints(hits, top)
+    series = _series(endpoint_names(conn, t), top_ids, hits)
+    hists = by_first(histograms(conn, t, period.utc, list(hits)))
+    groups = [(series[e], False, hits[e], hists.get(e, {})) for e in top_ids]
+    rest = [e for e in hits if e not in series]
+    if rest:
+        groups.append((series[-1], True, sum(hits[e] for e in rest), merge([hists.get(e, {}) for e in rest])))
+    rows = []
+    for name, other, count, hist in groups:
+        qs = percentiles(hist, BOX_QUANTILES)
+        if qs is None:
+            continue
+        rows.append({"endpoint": name, "other": other, "hits": count,
+                     **{k: q * 1000 for k, q in zip(("p5", "q1", "median", "q3", "p95"), qs)}})
+    return rows
+
+
+def status_by_day(conn: Connection, t: Tables, period: DatePeriod, top: int = 8) -> list[dict]:
+    """Status codes over time: {endpoint, day, status (str), hits} for the *top* endpoints and "other"."""
+    hits = hits_by_endpoint(conn, t, period)
+    if not hits:
+        return []
+    top_ids = top_endpoints(hits, top)
+    series = _series(endpoint_names(conn, t), top_ids, hits)
+    r = t.rollup_hour
+    rng = period.utc
+    dates = period.dates()
+    inner = (select(_grouped_endpoint(r, top_ids).label("e"), day_index(r.c.hour, day_edges(period)).label("d"),
+                    r.c.status_code.label("s"), r.c["count"].label("n"))
+             .where(r.c.hour >= rng.start, r.c.hour < rng.end).subquery())
+    stmt = select(inner.c.e, inner.c.d, inner.c.s, func.sum(inner.c.n)).group_by(inner.c.e, inner.c.d, inner.c.s)
+    rank = {e: i for i, e in enumerate(top_ids + [-1])}
+    rows = sorted(((rank[int(e)], dates[int(d)].isoformat(), int(s), int(n)) for e, d, s, n in conn.execute(stmt)
+                   if n), key=lambda row: row[:3])
+    by_rank = {rank[e]: (series[e], e == -1) for e in series}
+    return [{"endpoint": by_rank[k][0], "other": by_rank[k][1], "day": day, "status": str(s), "hits": n}
+            for k, day, s, n in rows]

@@ -1,0 +1,51 @@
+"""In Chromium: every application-wide chart page loads its chart lazily and vega-embed draws it."""
+
+from __future__ import annotations
+
+import pytest
+
+from fmd.blueprints.app_charts import CHARTS
+
+DRAWN = ".fmd-chart .fmd-chart-view svg, .fmd-chart .fmd-chart-view canvas"
+
+
+@pytest.fixture
+def admin_page(page, live_dashboard, login):  # noqa: ANN001, ANN201
+    login(page, live_dashboard.base, *live_dashboard.admin)
+    return page
+
+
+def test_every_chart_page_draws_its_chart(admin_page, live_dashboard) -> None:  # noqa: ANN001
+    page = admin_page
+    for chart in CHARTS:
+        page.goto(live_dashboard.dashboard + "/" + chart.endpoint.replace("_", "-"))
+        page.locator(DRAWN).first.wait_for()
+        containers = page.locator(".fmd-chart")
+        assert containers.count() == 1, chart.endpoint
+        assert containers.first.locator(".fmd-chart-view svg, .fmd-chart-view canvas").count() >= 1
+        assert page.locator(".fmd-chart-error").count() == 0, page.locator(".fmd-chart-error").all_inner_texts()
+        href = page.locator(".fmd-chart-actions a").get_attribute("href")
+        assert ".csv?start=" in href
+        download = page.request.get(live_dashboard.base + href)  # the page's cookies: logged in
+        assert download.status == 200 and download.headers["content-type"].startswith("text/csv")
+
+
+def test_range_change_redraws_and_stays_in_the_url(admin_page, live_dashboard) -> None:  # noqa: ANN001
+    page = admin_page
+    page.goto(live_dashboard.dashboard + "/daily")
+    page.locator(DRAWN).first.wait_for()
+    page.evaluate("window.fmdMarker = 'same page'")
+    page.click(".fmd-quick a:has-text('30 days')")
+    page.wait_for_url("**/daily?days=30")
+    page.locator(DRAWN).first.wait_for()
+    assert page.evaluate("window.fmdMarker") == "same page"
+    start = page.locator("input[name=start]").input_value()
+    page.fill("input[name=start]", "2001-01-01")
+    page.fill("input[name=end]", "2001-01-07")
+    page.click(".fmd-range button[type=submit]")
+    page.wait_for_url("**/daily?start=2001-01-01&end=2001-01-07")
+    page.locator(".fmd-empty", has_text="No requests were recorded from 2001-01-01 to 2001-01-07").wait_for()
+    page.go_back()
+    page.wait_for_url("**/daily?days=30")
+    page.locator(DRAWN).first.wait_for()
+    assert page.locator("input[name=start]").input_value() == start
