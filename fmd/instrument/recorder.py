@@ -1,8 +1,8 @@
 """The hand-off from request threads to the database: a bounded queue and one writer thread per process.
 
 A record is the tuple ``(endpoint, duration_s, started_epoch_s, status, group_by, ip)``; ``endpoint`` is
-None for a request that matched no route. Request threads only ``append`` one to a ``deque(maxlen=QUEUE_SIZE)``: no lock, no I/O, never blocks.
-When the queue is full the oldest record is dropped (the deque does it) and the writer counts the drop.
+None for a request that matched no route. Request threads only ``append`` one to a
+``deque(maxlen=QUEUE_SIZE)``: no lock, no I/O, never blocks. When the queue is full the oldest record is dropped (the deque does it) and the writer counts the drop.
 A batch held for a retry counts against the same bound: at most QUEUE_SIZE records wait in memory.
 The writer wakes every FLUSH_INTERVAL (never per request: waking costs more than the write), takes up to
 BATCH_SIZE records and writes raw rows plus rollups in one transaction. A failed write keeps its batch and
@@ -304,8 +304,6 @@ class Recorder:
                 self._levels_version = version
                 if self.levels.synced_at is None:
                     self.levels.synced_at = time.time()
-            else:
-                stored = None
         names = [n for n in self.endpoint_names() if self.levels.level_of(n) != EXCLUDED]
         missing = [n for n in names if n not in self._endpoint_ids]
         if missing:
