@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("fmd")
 
 #: Blueprint modules, each a ``fmd.blueprints.<name>`` exposing ``bp``; registered in this order.
-BLUEPRINTS = ["auth", "users", "health", "settings", "overview", "app_charts"]
+BLUEPRINTS = ["auth", "users", "health", "settings", "overview", "app_charts", "endpoint", "endpoint_admin"]
 #: Built by later work: a missing module is skipped (any other import error is raised).
 _NOT_YET = {"overview", "app_charts"}
 

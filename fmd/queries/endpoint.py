@@ -227,8 +227,12 @@ def durations_by_user(conn: Connection, t: Tables, endpoint_id: int, rng: TimeRa
     if not names:
         return []
     h = t.histogram_group_day
+    # Days listed one by one, not as a range: the primary key (endpoint, day, group_by, bucket) is then sought
+    # per (day, user) and only the top users' rows are read. Measured at 1M requests (41 users, 30 days): 10 ms
+    # where the range, which reads every user's rows and filters, took 16 ms.
+    days = [span[0] + timedelta(days=i) for i in range((span[1] - span[0]).days)]
     stmt = (select(h.c.group_by, h.c.bucket, func.sum(h.c["count"]))
-            .where(h.c.endpoint_id == endpoint_id, h.c.day >= span[0], h.c.day < span[1], h.c.group_by.in_(names))
+            .where(h.c.endpoint_id == endpoint_id, h.c.day.in_(days), h.c.group_by.in_(names))
             .group_by(h.c.group_by, h.c.bucket))
     hists: dict[str | None, Histogram] = defaultdict(dict)
     for value, bucket, n in conn.execute(stmt):

@@ -31,6 +31,8 @@ def endpoints(conn: Connection, t: Tables) -> list[dict]:
 
 def endpoint_by_id(conn: Connection, t: Tables, endpoint_id: int) -> dict | None:
     """One endpoint (as in ``endpoints``) or None."""
+    if not 0 <= endpoint_id < 2**31:  # ids are 32-bit; a bigger one (from a URL) would overflow SQLite's binding
+        return None
     e = t.endpoint
     row = conn.execute(select(e.c.id, e.c.name, e.c.monitor_level, e.c.first_requested, e.c.last_requested)
                        .where(e.c.id == endpoint_id)).first()

@@ -91,7 +91,21 @@ def urls(app: Flask) -> list[str]:
             found.append(rule.rule)
         elif rule.arguments == {"endpoint_id"} and busiest:
             found.append(rule.rule.replace("<int:endpoint_id>", str(busiest[0])))
-    return sorted(set(found)) + EXTRA
+    return sorted(set(found)) + EXTRA + (endpoint_urls(busiest[0]) if busiest else [])
+
+
+# ------------------------------------------------------------------------------------------ endpoint pages
+# (issue 4; owned by the endpoint-page work.) The URL map already yields every endpoint-page route that takes
+# only an endpoint id, for the busiest endpoint over the default 7 days: the page with its first tab, each tab
+# (page and htmx fragment), each tab's CSV and the purge/merge confirmation forms. Added here: every tab and
+# CSV over 30 days, where the per-user and per-IP daily rollups hold the most rows.
+
+def endpoint_urls(endpoint_id: int) -> list[str]:
+    """Every tab of one endpoint, and its CSV, over the last 30 days."""
+    from fmd.blueprints.endpoint import TABS
+
+    base = f"/endpoint/{endpoint_id}"
+    return [f"{base}/{tab.path}{suffix}?days=30" for tab in TABS for suffix in ("", ".csv")]
 
 
 def time_url(client, url: str, htmx: bool) -> tuple[float, float]:  # noqa: ANN001

@@ -1,0 +1,217 @@
+"""One endpoint's page: a header (name, routes, methods, level, figures over the range) and tabs of charts.
+
+Every tab has its own URL (``/endpoint/<id>/<tab>``, ``/endpoint/<id>`` is the first tab) that answers in
+three sizes: the whole page for a plain request (and an htmx history restore); for htmx, only the tabs
+(``#fmd-tabs``: the tab bar and the panel) when a tab link asked, or the whole section (``#fmd-endpoint``:
+header figures, range control and tabs) when the range control asked, which htmx says with
+``HX-Target: fmd-endpoint``. Hence ``Vary: HX-Request, HX-Target``. The range (``start``/``end`` or ``days``,
+as on the chart pages) is kept in every URL and link. ``/endpoint/<id>/<tab>.csv`` downloads a tab's rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from flask import Blueprint, Response, abort, current_app, make_response, redirect, render_template, request, url_for
+from sqlalchemy import Connection
+
+from ..charts import boxes, circles, heatmap, status_time
+from ..queries import endpoint as q
+from ..queries._range import DatePeriod, to_local, utcnow
+from ..queries.overview import endpoint_by_id
+from ..store.models import Tables
+from ._access import admin_required, get_state, is_admin, login_required
+from ._htmx import is_htmx
+from ._params import QUICK_DAYS, parse_level, parse_period, period_args
+from .app_charts import rows_to_csv
+from .overview import LEVEL_NAMES
+
+bp = Blueprint("endpoint", __name__)
+
+#: The htmx target id for which a tab URL answers with the whole section instead of only the tabs.
+SECTION = "fmd-endpoint"
+#: Ranges up to this many days show status codes per hour instead of per day.
+HOURLY_STATUS_DAYS = 2
+
+Loader = Callable[[Connection, Tables, int, DatePeriod], "tuple[list[dict], list[dict] | None]"]
+
+
+@dataclass(frozen=True)
+class Tab:
+    """One tab of the endpoint page."""
+
+    name: str  #: view name; the URL path uses dashes
+    title: str
+    intro: str
+    load: Loader  #: (conn, tables, endpoint id, period) -> (chart/CSV rows, table rows or None)
+    draw: Callable[[list[dict], DatePeriod], dict] | None  #: rows -> Vega-Lite spec; None: a table only
+    body: str = "fmd/partials/_endpoint_chart.html"  #: the panel's template
+
+    @property
+    def path(self) -> str:
+        return self.name.replace("_", "-")
+
+
+def _hourly(conn: Connection, t: Tables, eid: int, period: DatePeriod) -> tuple[list[dict], None]:
+    rows = q.hits_by_hour_of_day(conn, t, eid, period.utc, period.tz)
+    return (rows if any(row["hits"] for row in rows) else []), None
+
+
+def _status(conn: Connection, t: Tables, eid: int, period: DatePeriod) -> tuple[list[dict], list[dict]]:
+    if period.days <= HOURLY_STATUS_DAYS:
+        rows = [{**row, "time": to_local(row["time"], period.tz).strftime("%Y-%m-%d %H:00")}
+                for row in q.status_over_time(conn, t, eid, period.utc, period.tz, grain="hour")]
+    else:
+        rows = q.status_over_time(conn, t, eid, period.utc, period.tz)
+    return rows, q.status_table(conn, t, eid, period.utc)
+
+
+def _only(query: Callable[..., list[dict]]) -> Loader:
+    return lambda conn, t, eid, period: (query(conn, t, eid, period.utc), None)
+
+
+TABS = [
+    Tab("hourly", "Hourly load", "Requests of this endpoint per hour of the day, one row per day, in the dashboard's "
+        "time zone.", _hourly, lambda rows, p: heatmap.heatmap_chart(rows, p.tz)),
+    Tab("users", "Users × versions", f"Mean duration per user (group_by) and version: the bigger the circle, the "
+        f"slower. The {q.TOP} busiest users by name, the rest together as “other”. Per-user figures are kept per "
+        "UTC day.", _only(q.users_by_version),
+        lambda rows, p: circles.circles_chart(rows, "user", "User", "Mean duration per user and version")),
+    Tab("ips", "IPs × versions", f"Mean duration per client IP address and version: the bigger the circle, the "
+        f"slower. The {q.TOP} busiest IPs by address, the rest together as “other”. Per-IP figures are kept per "
+        "UTC day.", _only(q.ips_by_version),
+        lambda rows, p: circles.circles_chart(rows, "ip", "IP address", "Mean duration per IP address and version")),
+    Tab("version_performance", "Per-version performance", "Durations per version, oldest at the top: the box spans "
+        "the middle half of the requests (p25-p75), the tick is the median, the whiskers p5 and p95.",
+        _only(q.durations_by_version),
+        lambda rows, p: boxes.boxes_chart(rows, "version", "Version", "Durations per version")),
+    Tab("user_performance", "Per-user performance", f"Durations per user (group_by), busiest first: box p25-p75, "
+        f"tick the median, whiskers p5 and p95. The {q.TOP} busiest users by name, the rest together.",
+        _only(q.durations_by_user),
+        lambda rows, p: boxes.boxes_chart(rows, "user", "User", "Durations per user")),
+    Tab("status_codes", "Status codes", "Responses per status code over time, and the share of each code.",
+        _status, lambda rows, p: status_time.status_time_chart(
+            rows, "Responses per status code", "Hour" if p.days <= HOURLY_STATUS_DAYS else "Day"),
+        "fmd/partials/_endpoint_status.html"),
+    Tab("versions", "Versions", "Every version that served this endpoint in the range, oldest first, with the "
+        "change of its median against the previous version.", _only(q.versions_table), None,
+        "fmd/partials/_endpoint_versions.html"),
+]
+BY_NAME = {tab.name: tab for tab in TABS}
+
+
+def host_routes(name: str) -> list[dict]:
+    """The host app's URL rules for endpoint *name*: {rule, methods} (HEAD and OPTIONS left out)."""
+    host = getattr(get_state(), "host_app", None)
+    if host is None:
+        return []
+    return [{"rule": rule.rule, "methods": sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})}
+            for rule in host.url_map.iter_rules() if rule.endpoint == name]
+
+
+def _scope() -> str:
+    """"page", "section" or "tabs": how much of the page this request wants (see the module docstring)."""
+    if not is_htmx():
+        return "page"
+    return "section" if request.headers.get("HX-Target") == SECTION else "tabs"
+
+
+def _not_found(endpoint_id: int) -> None:
+    abort(404, f"There is no endpoint with id {endpoint_id}: it was never recorded, or it was merged into "
+               "another endpoint. The overview lists every endpoint.")
+
+
+def _render(tab: Tab, endpoint_id: int) -> Response:
+    state = get_state()
+    period = parse_period(request.args, utcnow(), state.settings.timezone)
+    scope = _scope()
+    with state.store.read() as conn:
+        t = state.store.tables
+        endpoint = endpoint_by_id(conn, t, endpoint_id)
+        if endpoint is None:
+            _not_found(endpoint_id)
+        rows, table = tab.load(conn, t, endpoint_id, period)
+        header = q.header(conn, t, endpoint_id, period.utc) if scope != "tabs" else None
+    spec = tab.draw(rows, period) if rows and tab.draw else None
+    ctx = _context(tab, endpoint, period, header=header, rows=rows, table=table, spec=spec,
+                   range_oob=scope == "tabs")
+    template = {"page": "fmd/endpoint.html", "section": "fmd/partials/_endpoint_page.html",
+                "tabs": "fmd/partials/_endpoint_tabs.html"}[scope]
+    resp = make_response(render_template(template, **ctx))
+    resp.vary.add("HX-Request")
+    resp.vary.add("HX-Target")
+    return resp
+
+
+def _context(tab: Tab, endpoint: dict, period: DatePeriod, **extra: Any) -> dict:
+    eid = endpoint["id"]
+    args = period_args(period)
+    here = url_for(f".{tab.name}", endpoint_id=eid)
+    return {"tab": tab, "tabs": TABS, "endpoint": endpoint, "period": period, "args": args, "tz": period.tz,
+            "now": utcnow(), "here": here, "section_id": SECTION,
+            "quick": [(days, url_for(f".{tab.name}", endpoint_id=eid, days=days)) for days in QUICK_DAYS],
+            "tab_urls": {t.name: url_for(f".{t.name}", endpoint_id=eid, **args) for t in TABS},
+            "csv_url": url_for(f".{tab.name}_csv", endpoint_id=eid, **args),
+            "routes": host_routes(endpoint["name"]), "level_names": LEVEL_NAMES, "no_value": q.NO_VALUE,
+            "can_edit": is_admin(), **extra}
+
+
+def _tab_view(tab: Tab) -> Callable[[int], Response]:
+    def view(endpoint_id: int) -> Response:
+        return _render(tab, endpoint_id)
+
+    view.__doc__ = f"The {tab.title} tab of one endpoint: the whole page, the section or the tabs (see module)."
+    return view
+
+
+def _csv_view(tab: Tab) -> Callable[[int], Response]:
+    def download(endpoint_id: int) -> Response:
+        state = get_state()
+        period = parse_period(request.args, utcnow(), state.settings.timezone)
+        with state.store.read() as conn:
+            if endpoint_by_id(conn, state.store.tables, endpoint_id) is None:
+                _not_found(endpoint_id)
+            rows, _ = tab.load(conn, state.store.tables, endpoint_id, period)
+        filename = f"fmd-endpoint-{endpoint_id}-{tab.path}-{period.first}-{period.last}.csv"
+        return Response(rows_to_csv(rows), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+    download.__doc__ = f"The rows behind one endpoint's {tab.title} tab, as CSV."
+    return download
+
+
+@bp.get("/endpoint/<int:endpoint_id>")
+@login_required
+def index(endpoint_id: int) -> Response:
+    """The endpoint page, showing its first tab."""
+    return _render(TABS[0], endpoint_id)
+
+
+@bp.post("/endpoint/<int:endpoint_id>/level")
+@admin_required
+def set_level(endpoint_id: int) -> Response:
+    """Set this endpoint's monitoring level; htmx gets the re-rendered control, a plain post a redirect back."""
+    level = parse_level(request.form)
+    state = get_state()
+    with state.store.read() as conn:
+        endpoint = endpoint_by_id(conn, state.store.tables, endpoint_id)
+    if endpoint is None:
+        _not_found(endpoint_id)
+    try:
+        state.set_level(endpoint["name"], level)
+    except ValueError as exc:
+        abort(400, str(exc))
+    if not is_htmx():
+        return redirect(url_for(".index", endpoint_id=endpoint_id), 303)
+    resp = current_app.response_class(render_template(
+        "fmd/partials/_endpoint_level.html", endpoint={**endpoint, "level": level}, level_names=LEVEL_NAMES,
+        can_edit=True))
+    resp.vary.add("HX-Request")
+    return resp
+
+
+for _tab in TABS:
+    bp.add_url_rule(f"/endpoint/<int:endpoint_id>/{_tab.path}", _tab.name, login_required(_tab_view(_tab)))
+    bp.add_url_rule(f"/endpoint/<int:endpoint_id>/{_tab.path}.csv", f"{_tab.name}_csv",
+                    login_required(_csv_view(_tab)))

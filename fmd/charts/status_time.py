@@ -1,0 +1,30 @@
+"""Status codes of one endpoint over time: stacked bars per day (or hour), one shade per status code."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from ._theme import build, slot, status_scale
+
+DATASET = "status_time"
+
+
+def _status_time() -> Any:
+    import altair as alt
+
+    return (alt.Chart(alt.NamedData(DATASET), title=slot("title")).mark_bar()
+            .encode(x=alt.X("time:O", title=None, axis=alt.Axis(labelAngle=-45)),
+                    y=alt.Y("sum(hits):Q", title="Requests"),
+                    color=alt.Color("status:N", title="Status",
+                                    scale=alt.Scale(domain=[slot("domain")], range=[slot("range")])),
+                    order=alt.Order("status:N"),
+                    tooltip=[alt.Tooltip("time:O", title=slot("time_title")), alt.Tooltip("status:N", title="Status"),
+                             alt.Tooltip("hits:Q", title="Requests", format=",")])
+            .properties(width="container", height=260))
+
+
+def status_time_chart(rows: Sequence[Mapping], title: str, time_title: str = "Day") -> dict:
+    """Stacked bars from {time (text), status (text), hits} rows."""
+    scale = status_scale(str(row["status"]) for row in rows)
+    return build(_status_time, {DATASET: [dict(row) for row in rows]},
+                 {**scale, "title": title, "time_title": time_title})

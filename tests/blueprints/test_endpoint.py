@@ -1,0 +1,251 @@
+"""The endpoint page: header, every tab as page / section / fragment, ranges, CSV, empty states, escaping, level."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from dashboard_helpers import PREFIX, add_user, dashboard, logged_in, post
+from lifecycle_data import write
+
+from fmd.blueprints.endpoint import TABS
+from fmd.queries._range import utcnow
+from fmd.queries.overview import endpoint_by_id
+from fmd.store import writes
+
+EVIL = "<script>alert(1)</script>"
+SPEC = re.compile(r'<script type="application/json">(.*?)</script>', re.S)
+PATHS = [""] + ["/" + tab.path for tab in TABS]
+
+
+@pytest.fixture
+def app(make_app, sqlite_url):  # noqa: ANN001, ANN201
+    """"index" (the host's "/" route): 12 users + an evil one over two versions; an evil endpoint; a silent one."""
+    app = dashboard(make_app, sqlite_url)
+    store = app.extensions["fmd"].store
+    now = utcnow().replace(microsecond=0) - timedelta(minutes=5)
+    old = [("index", 0.010 + i / 1000, now - timedelta(hours=30, minutes=i), 200, f"user{i % 12}", f"10.0.0.{i % 15}")
+           for i in range(60)]
+    new = [("index", 0.050 + i / 1000, now - timedelta(minutes=i), 500 if i < 3 else 200, EVIL if i % 4 == 0 else
+            f"user{i % 12}", f"10.0.1.{i % 3}") for i in range(40)]
+    ids = write(store, old, version="1.0")
+    ids.update(write(store, new, version=EVIL))
+    ids.update(write(store, [(EVIL, 0.3, now, 200, "", "::1")], version="1.0"))
+    with store.write() as conn:
+        ids.update(writes.ensure_endpoints(conn, store.tables, ["silent"], {}))
+    app.ids = ids
+    return app
+
+
+@pytest.fixture
+def admin(app):  # noqa: ANN001, ANN201
+    return logged_in(app)
+
+
+@pytest.fixture
+def viewer(app):  # noqa: ANN001, ANN201
+    add_user(app, "viewer", "password-1")
+    return logged_in(app, "viewer", "password-1")
+
+
+def specs(html: str) -> list[dict]:
+    return [json.loads(text) for text in SPEC.findall(html)]
+
+
+def url(app, name: str, path: str = "") -> str:  # noqa: ANN001
+    return f"{PREFIX}/endpoint/{app.ids[name]}{path}"
+
+
+def test_every_tab_is_a_page_a_section_and_a_fragment(app, admin) -> None:  # noqa: ANN001
+    for path in PATHS:
+        page = admin.get(url(app, "index", path))
+        tabs = admin.get(url(app, "index", path), headers={"HX-Request": "true"})
+        section = admin.get(url(app, "index", path), headers={"HX-Request": "true", "HX-Target": "fmd-endpoint"})
+        restore = admin.get(url(app, "index", path), headers={"HX-Request": "true",
+                                                              "HX-History-Restore-Request": "true"})
+        for resp in (page, tabs, section, restore):
+            assert resp.status_code == 200, (path, resp.text[:300])
+            assert {"HX-Request", "HX-Target"} <= set(resp.headers["Vary"].replace(" ", "").split(",")), path
+        assert "<html" in page.text and "<html" in restore.text
+        assert '<h1 class="fmd-endpoint-name">index</h1>' in page.text
+        assert "<html" not in tabs.text and tabs.text.lstrip().startswith('<div id="fmd-tabs"'), path
+        assert "fmd-endpoint-name" not in tabs.text  # no header in a tab switch...
+        assert 'id="fmd-range" class="fmd-toolbar fmd-range" hx-swap-oob="true"' in tabs.text  # ...but its range
+        assert "<html" not in section.text and section.text.lstrip().startswith('<section id="fmd-endpoint"'), path
+        assert "fmd-endpoint-name" in section.text and 'id="fmd-tabs"' in section.text
+        assert "hx-swap-oob" not in section.text
+        current = (TABS[0] if not path else next(t for t in TABS if "/" + t.path == path))
+        assert re.search(rf'id="fmd-tab-{current.path}" [^>]*aria-current="page"', tabs.text), path
+        if current.draw:  # every chart tab has a chart with rows and a CSV link
+            [spec] = specs(tabs.text)
+            assert next(iter(spec["datasets"].values())), path
+            assert f'href="{url(app, "index", "/" + current.path)}.csv?start=' in tabs.text, path
+        else:
+            assert 'id="fmd-versions-table"' in tabs.text
+
+
+def test_header_shows_routes_methods_level_and_figures(app, admin) -> None:  # noqa: ANN001
+    html = admin.get(url(app, "index")).text
+    start = html.index('<header class="fmd-endpoint-head">')
+    head = html[start:html.index("</header>", start)]
+    assert "<code>/</code>" in head and "<code>GET</code>" in head  # the host app's route for "index"
+    assert '<option value="1" selected>' in head and 'hx-post="/dashboard/endpoint/' in head
+    assert '<dt>Requests</dt><dd class="num">100</dd>' in head
+    assert "3.0 %" in head  # 3 of 100 answered 500
+    assert "<code>1.0</code> <code>&lt;script&gt;alert(1)&lt;/script&gt;</code>" in head  # versions, oldest first
+    assert "Purge recorded data" in head and "Merge into another endpoint" in head
+    silent = admin.get(url(app, "silent")).text
+    assert "none in this app" in silent and "<dt>First request</dt><dd>never</dd>" in silent
+
+
+def test_overview_links_to_the_endpoint_page(app, admin) -> None:  # noqa: ANN001
+    html = admin.get(PREFIX + "/overview").text
+    assert f'<a href="{url(app, "index")}">index</a>' in html
+    assert f'<a href="{url(app, EVIL)}">&lt;script&gt;alert(1)&lt;/script&gt;</a>' in html
+
+
+def test_unknown_endpoint_is_a_404_with_a_message(admin) -> None:  # noqa: ANN001
+    for eid in (987654, 2**63, 2**70):  # ids past 2**63 once overflowed SQLite's integer binding (a 500)
+        for path in PATHS + ["/users.csv", "/versions.csv"]:
+            for headers in ({}, {"HX-Request": "true"}):
+                resp = admin.get(f"{PREFIX}/endpoint/{eid}{path}", headers=headers)
+                assert resp.status_code == 404, path
+                assert f"There is no endpoint with id {eid}" in resp.text and "fmd-error-message" in resp.text
+    assert post(admin, "/endpoint/987654/level", {"level": "2"}, htmx=True).status_code == 404
+
+
+@pytest.mark.parametrize("query", ["start=2024-02-30", "start=2024-13-01&end=2024-12-01", "end=yesterday",
+                                   "start=2024-03-10&end=2024-03-01", "days=0", "days=401", "days=x",
+                                   "start=2000-01-01&end=2024-01-01", "start=1999-12-31"])
+def test_bad_dates_are_a_400_with_a_message(app, admin, query: str) -> None:  # noqa: ANN001
+    for path in ("", "/users", "/status-codes.csv"):
+        resp = admin.get(url(app, "index", path) + "?" + query, headers={"HX-Request": "true"})
+        assert resp.status_code == 400, (path, query)
+        assert "fmd-error-message" in resp.text and re.search(r"start|end|days|range", resp.text), query
+
+
+def test_the_range_stays_in_every_link(app, admin) -> None:  # noqa: ANN001
+    today = utcnow().date()
+    start, end = today - timedelta(days=3), today
+    html = admin.get(url(app, "index", "/users") + f"?start={start}&end={end}").text
+    for tab in TABS:
+        assert f'href="{url(app, "index", "/" + tab.path)}?start={start}&amp;end={end}"' in html, tab.name
+    assert f'{url(app, "index", "/users")}.csv?start={start}&amp;end={end}' in html
+    assert f'value="{start}"' in html and f'action="{url(app, "index", "/users")}"' in html
+    assert f'hx-get="{url(app, "index", "/users")}?days=30" hx-target="#fmd-endpoint"' in html
+
+
+def test_top_users_and_other(app, admin) -> None:  # noqa: ANN001
+    [spec] = specs(admin.get(url(app, "index", "/users"), headers={"HX-Request": "true"}).text)
+    rows = spec["datasets"]["circles"]
+    users = list(dict.fromkeys(r["user"] for r in rows))
+    assert len(users) == 11 and users[-1] == "other (3 users)" and rows[-1]["other"]  # 13 users: top 10 + other
+    assert {r["version"] for r in rows} == {"1.0", EVIL}
+    assert sum(r["hits"] for r in rows) == 100 and all(r["mean_ms"] > 0 for r in rows)
+    [boxes] = specs(admin.get(url(app, "index", "/user-performance"), headers={"HX-Request": "true"}).text)
+    assert [r["user"] for r in boxes["datasets"]["boxes"]][-1] == "other (3 users)"
+    [ips] = specs(admin.get(url(app, "index", "/ips"), headers={"HX-Request": "true"}).text)
+    assert {r["ip"] for r in ips["datasets"]["circles"]} >= {"10.0.1.0", "other (8 IPs)"}
+
+
+def test_status_codes_table_counts_and_share(app, admin) -> None:  # noqa: ANN001
+    html = admin.get(url(app, "index", "/status-codes"), headers={"HX-Request": "true"}).text
+    table = html[html.index('id="fmd-status-table"'):]
+    assert re.search(r'<th scope="row">200</th>\s*<td class="num">97</td><td class="num">97.0 %</td>', table)
+    assert re.search(r'<th scope="row" class="fmd-bad">500</th>\s*<td class="num">3</td><td class="num">3.0 %</td>',
+                     table)
+    [spec] = specs(html)
+    assert sum(r["hits"] for r in spec["datasets"]["status_time"]) == 100
+
+
+def test_versions_table(app, admin) -> None:  # noqa: ANN001
+    html = admin.get(url(app, "index", "/versions"), headers={"HX-Request": "true"}).text
+    rows = re.findall(r"<tr>\s*<th scope=\"row\"><code>(.*?)</code></th>.*?<td class=\"num\">([\d,]+)</td>", html, re.S)
+    assert rows == [("1.0", "60"), ("&lt;script&gt;alert(1)&lt;/script&gt;", "40")]
+    assert re.search(r'<td class="num fmd-bad">\+\d+\.\d %</td>', html)  # the new version is slower
+
+
+def test_every_tab_downloads_as_csv(app, admin) -> None:  # noqa: ANN001
+    for tab in TABS:
+        resp = admin.get(url(app, "index", f"/{tab.path}.csv"))
+        assert resp.status_code == 200 and resp.mimetype == "text/csv", tab.name
+        assert f'filename="fmd-endpoint-{app.ids["index"]}-{tab.path}-' in resp.headers["Content-Disposition"]
+        rows = list(csv.DictReader(io.StringIO(resp.text)))
+        assert rows, tab.name
+    users = list(csv.DictReader(io.StringIO(admin.get(url(app, "index", "/users.csv")).text)))
+    assert sum(int(r["hits"]) for r in users) == 100 and {"user", "version", "mean_ms"} <= set(users[0])
+
+
+def test_empty_states_say_why(app, admin) -> None:  # noqa: ANN001
+    for path in PATHS:
+        html = admin.get(url(app, "index", path) + "?start=2001-01-01&end=2001-01-07",
+                         headers={"HX-Request": "true"}).text
+        assert "No requests of “index” were recorded from 2001-01-01 to 2001-01-07 (UTC)" in html, path
+        assert 'class="fmd-chart"' not in html and "choose a later range" in html, path
+    past = admin.get(url(app, "index", "/users") + "?start=2999-01-01").text
+    assert "Its last request was" in past and "choose a range that includes it" in past
+    silent = admin.get(url(app, "silent", "/status-codes")).text
+    assert "It has not been requested since fmd started recording" in silent
+    app.extensions["fmd"].set_level("silent", 0)
+    assert "Its monitoring level is 0 (off)" in admin.get(url(app, "silent", "/versions")).text
+
+
+def test_script_names_and_group_by_values_are_text(app, admin) -> None:  # noqa: ANN001
+    for path in PATHS:
+        html = admin.get(url(app, EVIL, path)).text + admin.get(url(app, "index", path)).text
+        assert EVIL not in html, path  # autoescaped in the page, \u003c-escaped inside the specs' JSON
+    page = admin.get(url(app, EVIL)).text
+    assert '<h1 class="fmd-endpoint-name">&lt;script&gt;alert(1)&lt;/script&gt;</h1>' in page
+    assert "<title>&lt;script&gt;alert(1)&lt;/script&gt; · Hourly load · fmd</title>" in page
+    [spec] = specs(admin.get(url(app, "index", "/users"), headers={"HX-Request": "true"}).text)
+    assert EVIL in {r["user"] for r in spec["datasets"]["circles"]}  # shown by vega as text, not parsed as HTML
+    assert EVIL not in json.dumps(spec["encoding"])  # never part of an expression
+
+
+def test_a_missing_group_by_is_explained(app, admin) -> None:  # noqa: ANN001
+    html = admin.get(url(app, EVIL, "/users"), headers={"HX-Request": "true"}).text
+    assert "No user is known for these requests (shown as “(none)”)" in html and 'class="fmd-chart"' in html
+    assert "No user is known" not in admin.get(url(app, "index", "/users"), headers={"HX-Request": "true"}).text
+    assert "No user is known" not in admin.get(url(app, EVIL, "/ips"), headers={"HX-Request": "true"}).text
+
+
+def test_anonymous_is_sent_to_login(app) -> None:  # noqa: ANN001
+    client = app.test_client()
+    for path in PATHS + ["/users.csv"]:
+        resp = client.get(url(app, "index", path))
+        assert resp.status_code == 302 and "/login?next=" in resp.headers["Location"], path
+    assert post(client, f"/endpoint/{app.ids['index']}/level", {"level": "0"}).status_code == 401
+
+
+def test_viewer_reads_but_cannot_change(app, viewer) -> None:  # noqa: ANN001
+    html = viewer.get(url(app, "index")).text
+    assert 'disabled title="Only an admin can change the monitoring level"' in html
+    assert "hx-post" not in html and "Purge recorded data" not in html and "Merge into" not in html
+    resp = post(viewer, f"/endpoint/{app.ids['index']}/level", {"level": "0"}, htmx=True)
+    assert resp.status_code == 403 and "viewer" in resp.text
+    assert level(app, "index") == 1
+
+
+def level(app, name: str) -> int:  # noqa: ANN001
+    store = app.extensions["fmd"].store
+    with store.read() as conn:
+        return endpoint_by_id(conn, store.tables, app.ids[name])["level"]
+
+
+def test_admin_changes_the_level_in_the_header(app, admin) -> None:  # noqa: ANN001
+    eid = app.ids["index"]
+    resp = post(admin, f"/endpoint/{eid}/level", {"level": "3"}, htmx=True)
+    assert resp.status_code == 200 and resp.text.lstrip().startswith('<form class="fmd-inline fmd-level"')
+    assert '<option value="3" selected>' in resp.text and 'hx-target="closest form"' in resp.text
+    assert level(app, "index") == 3 and app.extensions["fmd"].levels.table["index"] == 3
+    plain = post(admin, f"/endpoint/{eid}/level", {"level": "2"})
+    assert plain.status_code == 303 and plain.headers["Location"] == url(app, "index")
+    assert level(app, "index") == 2
+    for bad in ("7", "", "x"):
+        assert post(admin, f"/endpoint/{eid}/level", {"level": bad}, htmx=True).status_code == 400
+    assert post(admin, f"/endpoint/{eid}/level", {"level": "0"}, token=False).status_code == 400  # no CSRF token
+    assert level(app, "index") == 2
