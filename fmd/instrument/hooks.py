@@ -18,7 +18,16 @@ from threading import get_ident
 from time import perf_counter, time
 from typing import TYPE_CHECKING, Any
 
-from flask.globals import _cv_request
+try:  # the request context's ContextVar: one lookup instead of a proxy's several (Flask 2.2 to 3.x)
+    from flask.globals import _cv_request
+
+    def _current_request() -> Any:
+        return _cv_request.get().request
+except ImportError:  # pragma: no cover - a Flask that renamed it: the public proxy still works
+    from flask import request as _request_proxy
+
+    def _current_request() -> Any:
+        return _request_proxy._get_current_object()  # type: ignore[attr-defined]
 
 from .clientip import client_ip_reader
 from .groupby import group_of
@@ -65,7 +74,7 @@ def install(app: "Flask", state: "State") -> None:
 
     def full_dispatch_request() -> Any:
         try:
-            request = _cv_request.get().request
+            request = _current_request()
             rule = request.url_rule
             if rule is None:
                 endpoint, level = None, 1  # no route matched: counted per status, not as an endpoint
