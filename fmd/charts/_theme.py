@@ -125,9 +125,21 @@ def build(builder: Callable[..., Any], datasets: Mapping[str, list], slots: Mapp
     spec = skeleton(builder, *args)
     if slots:
         spec = fill(spec, {slot(name): value for name, value in slots.items()})
+    # Transparent, so the page's own background shows through in light and dark mode (a top-level
+    # background also wins over the dark theme's grey panel).
+    spec["background"] = "transparent"
     spec.update(top)
     spec["datasets"] = {name: list(rows) for name, rows in datasets.items()}
     return spec
+
+
+def steps(count: int, step: int) -> int:
+    """A fixed plot height giving each of *count* rows *step* pixels.
+
+    Charts that fill their container's width cannot use ``height: {"step": n}``: Vega-Lite then logs
+    'Dropping "fit-y" because spec has discrete height' (autosize "fit-x" meets a discrete height).
+    """
+    return max(1, count) * step
 
 
 def ranked(rows: Iterable[Mapping[str, Any]], order: list[str]) -> list[dict]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from ._theme import OTHER_COLOR, build, slot, stable_color
+from ._theme import OTHER_COLOR, build, slot, stable_color, steps
 
 DATASET = "boxes"
 #: Category labels that stand for several summed values (drawn grey).
@@ -32,7 +32,7 @@ def _boxes(key: str, label: str) -> Any:
         x="q1:Q", x2="q3:Q",
         color=alt.Color(f"{key}:N", legend=None, scale=alt.Scale(domain=[slot("domain")], range=[slot("range")])))
     median = base.mark_tick(color="black", size=14, thickness=2).encode(x="median:Q")
-    return alt.layer(whisker, box, median, title=slot("title")).properties(width="container", height=alt.Step(24))
+    return alt.layer(whisker, box, median, title=slot("title")).properties(width="container")
 
 
 def boxes_chart(rows: Sequence[Mapping], key: str, label: str, title: str) -> dict:
@@ -42,4 +42,5 @@ def boxes_chart(rows: Sequence[Mapping], key: str, label: str, title: str) -> di
     data = [{**row, "position": i} for i, row in enumerate(rows)]
     domain = [str(row[key]) for row in rows]
     colors = [OTHER_COLOR if row.get("other") or row[key] in GREY else stable_color(str(row[key])) for row in rows]
-    return build(_boxes, {DATASET: data}, {"domain": domain, "range": colors, "title": title}, key, label)
+    return build(_boxes, {DATASET: data}, {"domain": domain, "range": colors, "title": title}, key, label,
+                 height=steps(len(set(domain)), 24))

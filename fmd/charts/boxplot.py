@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence
 
-from ._theme import build, endpoint_scale, ranked, slot
+from ._theme import build, endpoint_scale, ranked, slot, steps
 
 DATASET = "durations"
 
@@ -25,10 +25,10 @@ def _boxplot() -> Any:
         color=alt.Color("endpoint:N", legend=None, scale=alt.Scale(domain=[slot("domain")], range=[slot("range")])))
     median = base.mark_tick(color="black", size=14, thickness=2).encode(x="median:Q")
     return (alt.layer(whisker, box, median, title="Durations per endpoint (box p25-p75, whiskers p5-p95)")
-            .properties(width="container", height=alt.Step(22)))
+            .properties(width="container"))
 
 
 def boxplot_chart(rows: Sequence[Mapping], colors: Mapping[str, Iterable[int]] | None = None) -> dict:
     """Boxes from precomputed {endpoint, other, hits, p5, q1, median, q3, p95} rows in ms (busiest first)."""
     scale = endpoint_scale(rows, colors)
-    return build(_boxplot, {DATASET: ranked(rows, scale["domain"])}, scale)
+    return build(_boxplot, {DATASET: ranked(rows, scale["domain"])}, scale, height=steps(len(scale["domain"]), 22))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from ._theme import OTHER_COLOR, build, slot
+from ._theme import OTHER_COLOR, build, slot, steps
 
 DATASET = "circles"
 #: The colour of named users/IPs (the summed "other" row is grey).
@@ -32,11 +32,12 @@ def _circles(key: str, label: str) -> Any:
                     tooltip=[alt.Tooltip(f"{key}:N", title=label), alt.Tooltip("version:N", title="Version"),
                              alt.Tooltip("hits:Q", title="Requests", format=","),
                              alt.Tooltip("mean_ms:Q", title="Mean duration (ms)", format=",.2f")])
-            .properties(width="container", height=alt.Step(30)))
+            .properties(width="container"))
 
 
 def circles_chart(rows: Sequence[Mapping], key: str, label: str, title: str) -> dict:
     """Circles from {<key>, other, version, hits, mean_ms, rank, order} rows; *key* is "user" or "ip"."""
     if key not in ("user", "ip"):
         raise ValueError(f"key must be 'user' or 'ip', not {key!r}")
-    return build(_circles, {DATASET: [dict(row) for row in rows]}, {"title": title}, key, label)
+    return build(_circles, {DATASET: [dict(row) for row in rows]}, {"title": title}, key, label,
+                 height=steps(len({row[key] for row in rows}), 30))

@@ -17,7 +17,7 @@ def _status_time() -> Any:
                     y=alt.Y("sum(hits):Q", title="Requests"),
                     color=alt.Color("status:N", title="Status",
                                     scale=alt.Scale(domain=[slot("domain")], range=[slot("range")])),
-                    order=alt.Order("status:N"),
+                    order=alt.Order("status:O"),  # nominal would warn: nominal has no order
                     tooltip=[alt.Tooltip("time:O", title=slot("time_title")), alt.Tooltip("status:N", title="Status"),
                              alt.Tooltip("hits:Q", title="Requests", format=",")])
             .properties(width="container", height=260))

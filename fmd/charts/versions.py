@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence
 
-from ._theme import build, endpoint_scale, ranked, slot
+from ._theme import build, endpoint_scale, ranked, slot, steps
 
 DATASET = "versions"
 
@@ -25,10 +25,10 @@ def _versions() -> Any:
                     tooltip=[alt.Tooltip("endpoint:N", title="Endpoint"), alt.Tooltip("version:N", title="Version"),
                              alt.Tooltip("hits:Q", title="Requests", format=","),
                              alt.Tooltip("share:Q", title="Share", format=".1%")])
-            .properties(width="container", height=alt.Step(24)))
+            .properties(width="container"))
 
 
 def versions_chart(rows: Sequence[Mapping], colors: Mapping[str, Iterable[int]] | None = None) -> dict:
     """Circles sized by share, from {endpoint, other, version, hits, share, order} rows (busiest first)."""
     scale = endpoint_scale(rows, colors)
-    return build(_versions, {DATASET: ranked(rows, scale["domain"])}, scale)
+    return build(_versions, {DATASET: ranked(rows, scale["domain"])}, scale, height=steps(len(scale["domain"]), 24))

@@ -17,9 +17,12 @@ def admin_page(page, live_dashboard, login):  # noqa: ANN001, ANN201
 
 def test_every_chart_page_draws_its_chart(admin_page, live_dashboard) -> None:  # noqa: ANN001
     page = admin_page
+    warnings: list[str] = []  # Vega logs spec problems (e.g. dropped autosize) as console warnings
+    page.on("console", lambda msg: warnings.append(f"{page.url}: {msg.text}") if msg.type == "warning" else None)
     for chart in CHARTS:
         page.goto(live_dashboard.dashboard + "/" + chart.endpoint.replace("_", "-"))
         page.locator(DRAWN).first.wait_for()
+        assert not warnings, warnings
         containers = page.locator(".fmd-chart")
         assert containers.count() == 1, chart.endpoint
         assert containers.first.locator(".fmd-chart-view svg, .fmd-chart-view canvas").count() >= 1
@@ -49,3 +52,29 @@ def test_range_change_redraws_and_stays_in_the_url(admin_page, live_dashboard) -
     page.wait_for_url("**/daily?days=30")
     page.locator(DRAWN).first.wait_for()
     assert page.locator("input[name=start]").input_value() == start
+
+
+def test_charts_follow_the_dark_colour_scheme(admin_page, live_dashboard) -> None:  # noqa: ANN001
+    page = admin_page
+    page.emulate_media(color_scheme="dark")
+    page.goto(live_dashboard.dashboard + "/daily")
+    title = page.locator(".fmd-chart-view svg .role-title-text text").first
+    title.wait_for()
+    assert title.get_attribute("fill") == "#fff"  # vega-embed's dark theme
+    assert page.evaluate("getComputedStyle(document.querySelector('.fmd-chart-view svg')).backgroundColor") in (
+        "rgba(0, 0, 0, 0)", "transparent")  # the page shows through, not a grey panel
+    page.emulate_media(color_scheme="light")  # a scheme change redraws with the default theme
+    page.locator(".fmd-chart-view svg .role-title-text text[fill='#000']").wait_for()
+    assert page.locator(".fmd-chart-view svg.marks").count() == 1  # redrawn in place, not added
+
+
+def test_without_javascript_only_the_link_shows(browser, live_dashboard, login) -> None:  # noqa: ANN001
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        login(page, live_dashboard.base, *live_dashboard.admin)
+        page.goto(live_dashboard.dashboard + "/hourly")
+        assert page.locator("noscript a", has_text="Show the chart").is_visible()
+        assert page.locator(".fmd-loading").count() == 1 and not page.locator(".fmd-loading").is_visible()
+    finally:
+        context.close()

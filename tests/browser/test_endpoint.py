@@ -30,6 +30,8 @@ def open_endpoint(page, live_dashboard, name: str) -> None:  # noqa: ANN001
 
 def test_every_tab_draws_its_chart(admin_page, live_dashboard) -> None:  # noqa: ANN001
     page = admin_page
+    warnings: list[str] = []  # Vega logs spec problems (e.g. dropped autosize) as console warnings
+    page.on("console", lambda msg: warnings.append(f"{page.url}: {msg.text}") if msg.type == "warning" else None)
     open_endpoint(page, live_dashboard, "index")
     assert page.locator("h1.fmd-endpoint-name").inner_text() == "index"
     page.locator("#fmd-tab-panel " + DRAWN).first.wait_for()
@@ -45,6 +47,7 @@ def test_every_tab_draws_its_chart(admin_page, live_dashboard) -> None:  # noqa:
             assert charts.count() == 1, tab.name
             assert charts.first.locator(DRAWN).count() >= 1, tab.name
             assert ".csv?start=" in panel.locator(".fmd-chart-actions a").get_attribute("href")
+            assert not warnings, warnings
         else:
             panel.locator("#fmd-versions-table tbody tr").first.wait_for()
         assert page.locator(".fmd-chart-error").count() == 0, page.locator(".fmd-chart-error").all_inner_texts()
