@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import math
 import os
+import posixpath
 import random
 import sys
 import time
+from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, Flask, abort, jsonify, redirect, render_template, request, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
@@ -95,6 +97,23 @@ def index() -> str:
     return render_template("index.html")
 
 
+def local_path(target: str) -> str | None:
+    """*target* when it is a path on this site, normalised; None for anything a browser could take elsewhere."""
+    parts = urlsplit(target)
+    path = unquote(parts.path)
+    # Browsers read a backslash as "/" (so "/<backslash>evil.example" is another host) and resolve "..",
+    # "%2e%2e" and "//" in paths: refuse the first, check the path they would go to.
+    if (parts.scheme or parts.netloc or not target.startswith("/") or "\\" in target or "\\" in path
+            or not target.isprintable() or not path.isprintable()):
+        return None
+    normal = posixpath.normpath(path)
+    if normal.startswith("//"):
+        return None
+    if normal == path or normal + "/" == path:
+        return target
+    return normal + (f"?{parts.query}" if parts.query else "")
+
+
 @app.route("/login", methods=["GET", "POST"])
 def login():  # noqa: ANN201
     error = None
@@ -102,8 +121,7 @@ def login():  # noqa: ANN201
         user = db.session.execute(db.select(User).filter_by(name=request.form.get("name", ""))).scalar()
         if user and check_password_hash(user.password_hash, request.form.get("password", "")):
             login_user(user)
-            target = request.args.get("next", "")
-            return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("notes"))
+            return redirect(local_path(request.args.get("next", "")) or url_for("notes"))
         error = "Wrong name or password."
     return render_template("login.html", error=error)
 

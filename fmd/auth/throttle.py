@@ -2,16 +2,21 @@
 
 A login is refused (HTTP 429) while, within the last WINDOW seconds, there were LIMIT failures for the
 same client address and user name, or IP_LIMIT failures from that address for any names (password
-spraying). Keys are hashed, so the table holds no user names or addresses in clear. A successful login
-clears its own (address, name) count. Rows older than the window are deleted on every failure, so the
-table stays as small as the recent failures.
+spraying). Keys are hashed, so the table holds no user names or addresses in clear.
+
+Count first, then check (``admit``): every attempt is recorded before its password is looked at, and only
+an attempt that finds at most LIMIT (and IP_LIMIT) rows, its own included, is evaluated. Concurrent
+attempts therefore cannot all pass the check before any of them counts: of any number racing, at most
+LIMIT are evaluated. A refused attempt removes its rows again (hammering does not extend the lockout); a
+successful login removes its own rows and clears its (address, name) count. Rows older than the window
+are deleted on every failure, so the table stays as small as the recent failures.
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from sqlalchemy import and_, delete, func, insert, select
 
@@ -54,6 +59,24 @@ def retry_after(store: "Store", ip: str, username: str, now: datetime | None = N
     return wait
 
 
+def admit(store: "Store", ip: str, username: str, now: datetime | None = None) -> tuple[list[int], int]:
+    """Record one login attempt, then check it: (its row ids, 0) to evaluate it, ([], seconds) when refused."""
+    now = now or utcnow()
+    since = now - timedelta(seconds=WINDOW)
+    a = store.tables.login_attempt
+    keys = _keys(ip, username)
+    # The rows are committed before counting: every racing attempt then sees every earlier one.
+    with store.write() as conn:
+        ids = [int(conn.execute(insert(a).values(key=key, time=now)).inserted_primary_key[0]) for key in keys]
+    with store.read() as conn:
+        crowded = [conn.execute(select(func.count()).select_from(a).where(a.c.key == key, a.c.time > since))
+                   .scalar_one() > limit for key, limit in zip(keys, (LIMIT, IP_LIMIT))]
+    if not any(crowded):
+        return ids, 0
+    _forget(store, ids)
+    return [], max(retry_after(store, ip, username, now), 1)
+
+
 def record_failure(store: "Store", ip: str, username: str, now: datetime | None = None) -> None:
     """Count one failed login, and forget failures older than the window."""
     now = now or utcnow()
@@ -63,12 +86,28 @@ def record_failure(store: "Store", ip: str, username: str, now: datetime | None 
         conn.execute(delete(a).where(a.c.time < now - timedelta(seconds=WINDOW)))
 
 
-def record_success(store: "Store", ip: str, username: str) -> None:
-    """Forget this (address, user name)'s failures after a successful login."""
+def failed(store: "Store", now: datetime | None = None) -> None:
+    """An admitted attempt failed: its rows stay counted; forget failures older than the window."""
+    now = now or utcnow()
+    a = store.tables.login_attempt
+    with store.write() as conn:
+        conn.execute(delete(a).where(a.c.time < now - timedelta(seconds=WINDOW)))
+
+
+def record_success(store: "Store", ip: str, username: str, ids: Sequence[int] = ()) -> None:
+    """Forget this (address, user name)'s failures, and the attempt's own rows *ids*, after a successful login."""
     pair, _ = _keys(ip, username)
     a = store.tables.login_attempt
     with store.write() as conn:
         conn.execute(delete(a).where(a.c.key == pair))
+        if ids:
+            conn.execute(delete(a).where(a.c.id.in_(list(ids))))
+
+
+def _forget(store: "Store", ids: Sequence[int]) -> None:
+    a = store.tables.login_attempt
+    with store.write() as conn:
+        conn.execute(delete(a).where(a.c.id.in_(ids)))
 
 
 def failures(store: "Store", ip: str, username: str, now: datetime | None = None) -> int:

@@ -1,9 +1,9 @@
 """Changes to the dashboard's users, with the rules that keep the dashboard manageable.
 
 Rules: user names are unique (compared as stored); the last admin can be neither removed nor demoted.
-The admin named by USERNAME comes from the configuration, which stays authoritative: it is managed here
-like any user, but the next dashboard start re-applies USERNAME/PASSWORD (re-creating, re-promoting and
-resetting its password), and the Users page says so. The admin check runs inside the write transaction
+The admin named by USERNAME comes from the configuration, which stays authoritative: its password and role
+cannot be changed here, nor can it be removed (every worker re-applies USERNAME/PASSWORD when it builds its
+dashboard, so a change here would be undone at random). The admin check runs inside the write transaction
 with the admin rows locked, so two concurrent demotions cannot leave zero admins.
 """
 
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("fmd")
 
 MAX_NAME = 150
+#: Why the configured admin cannot be changed on the Users page.
+CONFIGURED = ("{name} comes from the configuration: set PASSWORD in the configuration to change its password "
+              "(it is always an admin; change USERNAME to name another one).")
 
 
 class UserError(ValueError):
@@ -37,9 +40,28 @@ def name_problem(username: str) -> str | None:
         return "A user name must not be empty or begin or end with spaces."
     if len(username) > MAX_NAME:
         return f"A user name has at most {MAX_NAME} characters."
-    if any(ord(ch) < 32 for ch in username):
+    if not _storable(username):
         return "A user name may not contain control characters."
     return None
+
+
+def _storable(text: str) -> bool:
+    """No control characters (PostgreSQL refuses NUL in text) and valid UTF-8 (no lone surrogates)."""
+    if any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in text):
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def find_user(store: "Store", username: str) -> dict | None:
+    """The user called *username*, or None; names no user could have never reach the database."""
+    if not username or len(username) > MAX_NAME or not _storable(username):
+        return None
+    with store.read() as conn:
+        return user_by_name(conn, store.tables, username)
 
 
 def create_user(store: "Store", username: str, password: str, is_admin: bool = False) -> int:
@@ -62,49 +84,63 @@ def delete_user(store: "Store", user_id: int) -> None:
     """Remove a user; UserError for the last admin or the configured one."""
     t = store.tables
     with store.write() as conn:
-        user = _existing(conn, t, user_id)
+        user = _changeable(conn, t, user_id)
         if user["is_admin"]:
             _keep_an_admin(conn, t, "remove")
         conn.execute(delete(t.user).where(t.user.c.id == user_id))
 
 
 def set_role(store: "Store", user_id: int, is_admin: bool) -> None:
-    """Make a user an admin or a viewer; UserError when that would leave no admin."""
+    """Make a user an admin or a viewer; UserError for the configured admin or when no admin would be left."""
     t = store.tables
     with store.write() as conn:
-        user = _existing(conn, t, user_id)
+        user = _changeable(conn, t, user_id)
         if user["is_admin"] and not is_admin:
             _keep_an_admin(conn, t, "demote")
         conn.execute(update(t.user).where(t.user.c.id == user_id).values(is_admin=bool(is_admin)))
 
 
 def set_password(store: "Store", user_id: int, password: str) -> None:
-    """Give a user a new password (this logs out that user's other sessions)."""
+    """Give a user a new password (this logs out that user's other sessions); never the configured admin."""
     problem = password_problem(password)
     if problem:
         raise UserError(problem)
     hashed = hash_password(password)
     t = store.tables
     with store.write() as conn:
-        _existing(conn, t, user_id)
+        _changeable(conn, t, user_id)
         conn.execute(update(t.user).where(t.user.c.id == user_id).values(password_hash=hashed))
 
 
 def sync_config_admin(store: "Store", username: str, password: str) -> None:
-    """Make the configured USERNAME an admin with the configured PASSWORD (the config is authoritative)."""
+    """Make the configured USERNAME an admin with the configured PASSWORD (the config is authoritative).
+
+    Every worker calls this when it builds its dashboard. The password hash (whose fingerprint is in every
+    session id) is replaced only when PASSWORD no longer matches it, so an unchanged configuration ends no
+    session; the role and the ``from_config`` mark are repaired without touching the hash.
+    """
     t = store.tables
     with store.read() as conn:
         user = user_by_name(conn, t, username)
-    if user and user["is_admin"] and user["from_config"] and check_password(user["password_hash"], password):
+    matches = user is not None and check_password(user["password_hash"], password)
+    if user is not None and matches and user["is_admin"] and user["from_config"]:
         return _unmark_others(store, username)
-    hashed = hash_password(password)
     with store.write() as conn:
-        insert_ignore(conn, t.user, [{"username": username, "password_hash": hashed, "is_admin": True,
-                                      "from_config": True, "created_at": utcnow()}], ("username",))
-        conn.execute(update(t.user).where(t.user.c.username == username)
-                     .values(password_hash=hashed, is_admin=True, from_config=True))
-    if user is not None:
-        log.info("fmd: the dashboard admin %r now has the configured password and role", username)
+        now = user_by_name(conn, t, username)  # again, inside the transaction: another worker may be here too
+        if now is None:
+            insert_ignore(conn, t.user, [{"username": username, "password_hash": hash_password(password),
+                                          "is_admin": True, "from_config": True, "created_at": utcnow()}],
+                          ("username",))
+        else:
+            values: dict = {"is_admin": True, "from_config": True}
+            if user is not None and now["password_hash"] == user["password_hash"]:
+                still = matches
+            else:  # changed since the read above (rare): check the hash now stored
+                still = check_password(now["password_hash"], password)
+            if not still:
+                values["password_hash"] = hash_password(password)
+                log.info("fmd: the dashboard admin %r now has the configured password", username)
+            conn.execute(update(t.user).where(t.user.c.id == now["id"]).values(**values))
     _unmark_others(store, username)
 
 
@@ -124,6 +160,13 @@ def _existing(conn: Connection, t: Tables, user_id: int) -> dict:
     user = user_by_id(conn, t, user_id)
     if user is None:
         raise UserError("There is no such user (it may have been removed meanwhile).")
+    return user
+
+
+def _changeable(conn: Connection, t: Tables, user_id: int) -> dict:
+    user = _existing(conn, t, user_id)
+    if user["from_config"]:
+        raise UserError(CONFIGURED.format(name=user["username"]))
     return user
 
 

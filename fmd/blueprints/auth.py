@@ -2,40 +2,62 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import posixpath
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from flask import Blueprint, current_app, Response, redirect, render_template, request, session, url_for
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import TooManyRequests
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from ..auth import throttle
 from ..auth.login import DashboardUser
 from ..auth.passwords import check_password
+from ..auth.users import MAX_NAME, find_user
 from ..instrument.clientip import client_ip_reader
-from ..queries.users import user_by_name
 from ._access import current_role, get_state
 
 bp = Blueprint("auth", __name__)
 
 
+def _no_control_characters(form: FlaskForm, field: StringField) -> None:
+    """Names no user can have (control characters, NUL) are a form error, never a database query."""
+    if field.data and any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in field.data):
+        raise ValidationError("contains control characters.")
+
+
 class LoginForm(FlaskForm):
-    username = StringField("User name", validators=[DataRequired(), Length(max=150)])
+    username = StringField("User name", validators=[DataRequired(), Length(max=MAX_NAME), _no_control_characters])
+    # Passwords never reach a query (only their hash is compared): any character is allowed.
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 
+#: Characters kept as they are when the normalised path is quoted again.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
 def safe_next(target: str | None) -> str:
-    """*target* when it is a path inside the dashboard, otherwise the dashboard's start page."""
+    """*target*, normalised, when it is a path inside the dashboard, otherwise the dashboard's start page."""
+    home = url_for(current_app.config["FMD_HOME"])
+    if not target or not target.isprintable() or not target.startswith("/") or target.startswith("//"):
+        return home
+    parts = urlsplit(target)
+    # Browsers read a backslash as "/" and resolve "..", "%2e%2e" and "//" in paths: refuse the first, and
+    # check the path a browser would go to.
+    path = unquote(parts.path)
+    if parts.scheme or parts.netloc or "\\" in target or "\\" in path or not path.isprintable():
+        return home
+    normal = posixpath.normpath(path)
+    if normal.startswith("//"):  # POSIX keeps a leading "//": that would be a host
+        return home
+    if path.endswith("/") and normal != "/":
+        normal += "/"
     root = request.script_root
-    if target and not any(ch in target for ch in "\\\r\n\t") and target.isprintable():
-        parts = urlsplit(target)
-        # Only a plain absolute path: no scheme, no host ("//evil.example" has a netloc), inside the mount.
-        if (not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//")
-                and (parts.path == root or parts.path.startswith(root + "/"))):
-            return target
-    return url_for(current_app.config["FMD_HOME"])
+    if normal != root and not normal.startswith(root + "/"):
+        return home
+    return urlunsplit(("", "", quote(normal, safe=_PATH_SAFE), parts.query, parts.fragment))
 
 
 def client_ip() -> str:
@@ -54,18 +76,18 @@ def login() -> Response | str:
     if form.validate_on_submit():
         state = get_state()
         ip, name = client_ip(), form.username.data
-        wait = throttle.retry_after(state.store, ip, name)
+        # Count first, then check: racing attempts cannot all slip past the limit.
+        attempt, wait = throttle.admit(state.store, ip, name)
         if wait:
             raise TooManyRequests(f"Too many failed logins for this user name from your address. "
                                   f"Try again in {wait} seconds.", retry_after=wait)
-        with state.store.read() as conn:
-            row = user_by_name(conn, state.store.tables, name)
+        row = find_user(state.store, name)
         if check_password(row["password_hash"] if row else None, form.password.data):
-            throttle.record_success(state.store, ip, name)
+            throttle.record_success(state.store, ip, name, attempt)
             session.clear()  # a fresh session (and CSRF token) for the logged-in user
             login_user(DashboardUser(row))
             return redirect(target)
-        throttle.record_failure(state.store, ip, name)
+        throttle.failed(state.store)
         error = "Wrong user name or password."
     return render_template("fmd/login.html", form=form, next=target, error=error)
 

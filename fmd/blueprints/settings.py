@@ -43,6 +43,10 @@ def index() -> Response:
         if row["key"] == "DATABASE" and not row["value"]:
             row["value"] = _hide_url_password(state.store.url)
             row["source"] = "default (the app's instance folder)"
+        if row["key"] == "SECRET_KEY" and not row["value"]:
+            # Unset: the dashboard signs with the secret generated once and kept in the database (fmd.auth.secret).
+            row["value"] = "******** (generated, kept in the database)"
+            row["source"] = "generated, kept in the database"
     code_only = [{"key": name, "value": "set" if getattr(state.settings, name) else "not set",
                   "source": f"fmd.config.{name}" if getattr(state.settings, name) else "default"}
                  for name in ("group_by", "authorize")]

@@ -2,7 +2,8 @@
 
 Every form is a real ``<form method=post>`` that also works without JavaScript (the response is then a
 redirect back to the page, or the page with the error); with htmx the users section is swapped in place.
-A refused change answers 400 with its reason; the last admin can be neither removed nor demoted.
+A refused change answers 400 with its reason; the last admin can be neither removed nor demoted, and the
+configured admin (USERNAME/PASSWORD) can be neither changed nor removed: set PASSWORD in the configuration.
 """
 
 from __future__ import annotations

@@ -117,7 +117,14 @@ def test_bad_input_is_refused_with_a_message(app, form: dict, message: str) -> N
     assert users_of(app) == before
 
 
-def test_the_last_admin_can_be_neither_removed_nor_demoted(app) -> None:  # noqa: ANN001
+def test_the_last_admin_can_be_neither_removed_nor_demoted(make_app, sqlite_url) -> None:  # noqa: ANN001
+    # USERNAME renamed from "admin" to "boss": "admin" is now an ordinary admin, "boss" the configured one.
+    dashboard(make_app, sqlite_url)
+    app = dashboard(make_app, sqlite_url, username="boss", password="boss-password")
+    store = app.extensions["fmd"].store
+    with store.write() as conn:  # and "boss" made a viewer behind the page's back: "admin" is the last admin
+        conn.execute(store.tables.user.update().where(store.tables.user.c.username == "boss")
+                     .values(is_admin=False, from_config=False))
     admin = logged_in(app)
     me = users_of(app)["admin"]
     for path, data in ((f"/users/{me['id']}/role", {"role": "viewer"}), (f"/users/{me['id']}/delete", {})):
@@ -135,6 +142,17 @@ def test_the_last_admin_can_be_neither_removed_nor_demoted(app) -> None:  # noqa
     grace = logged_in(app, "grace", "grace-password")
     grace_id = users_of(app)["grace"]["id"]
     assert "last admin" in post(grace, f"/users/{grace_id}/delete", htmx=True).text
+
+
+def test_the_configured_admin_is_changed_in_the_configuration_only(app) -> None:  # noqa: ANN001
+    add_user(app, "grace", "grace-password", admin=True)
+    me = users_of(app)["admin"]
+    admin = logged_in(app)  # even the configured admin itself
+    for path, data in ((f"/users/{me['id']}/role", {"role": "viewer"}), (f"/users/{me['id']}/delete", {}),
+                       (f"/users/{me['id']}/password", {"password": "other-password"})):
+        resp = post(admin, path, data, htmx=True)
+        assert resp.status_code == 400 and "set PASSWORD in the configuration" in resp.text, path
+    assert users_of(app)["admin"] == me and login(app.test_client(), "admin", "admin").status_code == 302
 
 
 def test_unknown_and_huge_user_ids(app) -> None:  # noqa: ANN001
