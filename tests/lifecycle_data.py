@@ -16,7 +16,7 @@ from fmd.store import writes
 from fmd.store.engine import Store
 
 #: Every table holding recorded data, by its name without the prefix.
-DATA_TABLES = ("request", "rollup_hour", "histogram_hour", "histogram_day", "rollup_group_day",
+DATA_TABLES = ("request", "rollup_hour", "rollup_day", "histogram_hour", "histogram_day", "rollup_group_day",
                "histogram_group_day", "rollup_ip_day", "outlier", "stack_line", "exception_group")
 
 
@@ -59,8 +59,8 @@ def sums(store: Store, endpoint_id: int | None = None) -> dict[str, int]:
     t = store.tables
     out = {}
     with store.read() as conn:
-        for name in ("rollup_hour", "histogram_hour", "histogram_day", "rollup_group_day", "histogram_group_day",
-                     "rollup_ip_day"):
+        for name in ("rollup_hour", "rollup_day", "histogram_hour", "histogram_day", "rollup_group_day",
+                     "histogram_group_day", "rollup_ip_day"):
             table = getattr(t, name)
             stmt = select(func.coalesce(func.sum(table.c["count"]), 0))
             if endpoint_id is not None:

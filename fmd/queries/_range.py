@@ -1,5 +1,6 @@
 """Time ranges for the rollup tables: local calendar days in TIMEZONE -> whole UTC hours, and the split of a
 range into whole UTC days (read from ``histogram_day``) and partial days at its edges (``histogram_hour``).
+Counters split finer, per local day: see ``_counters``.
 
 Rollups are keyed by naive UTC hours, so every range here is ``[start, end)`` in naive UTC, both on a whole
 hour. A local day in a zone with a fractional offset (India, +05:30) widens to the enclosing UTC hours: the

@@ -1,8 +1,9 @@
 """The overview table: one row per endpoint with hit counts, percentiles, error rate and last request.
 
-Counts come from ``rollup_hour`` in one pass (conditional sums), percentiles from the duration histograms
-(see ``_histograms``): never from raw request rows. The endpoint list is small (one row per route), so the
-name filter and the sorting happen here in Python: every column sorts the same way on every database.
+Counts come from ``rollup_day`` in one pass (conditional sums) plus the hours of at most two partial days,
+percentiles from the duration histograms (see ``_histograms``): never from raw request rows. The endpoint
+list is small (one row per route), so the name filter and the sorting happen here in Python: every column
+sorts the same way on every database.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import (ColumnElement, Connection, Select, Table, case, func, literal_column, or_,
+                        select)
 
 from ..store.models import Tables
 from ._histograms import by_first, histograms, percentiles
-from ._range import DatePeriod, floor_hour, local_midnight_utc, local_today
+from ._range import DatePeriod, ceil_day, floor_hour, local_midnight_utc, local_today
 
 #: Sortable columns, in table order: key -> how a row's value is read.
 SORT_KEYS = ("name", "level", "today", "week", "total", "median", "p95", "errors", "last")
@@ -50,19 +52,44 @@ def filter_endpoints(rows: list[dict], needle: str) -> list[dict]:
 
 def hit_counts(conn: Connection, t: Tables, today_start: datetime, week_start: datetime,
                endpoint_ids: Sequence[int] | None = None) -> dict[int, dict[str, int]]:
-    """endpoint id -> hits today, since *week_start*, all time, and 5xx since *week_start* (one rollup pass)."""
-    r = t.rollup_hour
-    n = r.c["count"]
-    week = r.c.hour >= week_start
-    stmt = (select(r.c.endpoint_id, func.sum(n),
-                   func.sum(case((week, n), else_=0)),
-                   func.sum(case((r.c.hour >= today_start, n), else_=0)),
-                   func.sum(case(((r.c.status_code >= 500) & week, n), else_=0)))
-            .group_by(r.c.endpoint_id))
-    if endpoint_ids is not None:
-        stmt = stmt.where(r.c.endpoint_id.in_(sorted(set(endpoint_ids))))
-    return {row[0]: {"total": int(row[1] or 0), "week": int(row[2] or 0), "today": int(row[3] or 0),
-                     "errors_week": int(row[4] or 0)} for row in conn.execute(stmt)}
+    """endpoint id -> hits today, since *week_start*, all time, and 5xx since *week_start*.
+
+    "Since a moment" is the whole UTC days from the next midnight on (``rollup_day``, one pass over the daily
+    rows, which also gives "all time") plus the hours before that midnight (``rollup_hour``, at most a day).
+    """
+    week_day, today_day = ceil_day(week_start), ceil_day(today_start)
+    ids = sorted(set(endpoint_ids)) if endpoint_ids is not None else None
+    out: dict[int, dict[str, int]] = {}
+
+    def add(stmt: Select, table: Table) -> None:
+        if ids is not None:
+            stmt = stmt.where(table.c.endpoint_id.in_(ids))
+        for eid, total, week, today, errors in conn.execute(stmt.group_by(table.c.endpoint_id)):
+            c = out.setdefault(eid, {"total": 0, "week": 0, "today": 0, "errors_week": 0})
+            c["total"] += int(total or 0)
+            c["week"] += int(week or 0)
+            c["today"] += int(today or 0)
+            c["errors_week"] += int(errors or 0)
+
+    d = t.rollup_day
+    add(_sums(d, d.c.day >= week_day, d.c.day >= today_day, func.sum(d.c["count"])), d)
+    h = t.rollup_hour
+    week, today = _between(h.c.hour, week_start, week_day), _between(h.c.hour, today_start, today_day)
+    # "total" comes from the days alone: every hour is inside a day already counted.
+    add(_sums(h, week, today, literal_column("0")).where(or_(week, today)), h)
+    return out
+
+
+def _between(column: ColumnElement, start: datetime, end: datetime) -> ColumnElement:
+    return (column >= start) & (column < end)
+
+
+def _sums(table: Table, week: ColumnElement, today: ColumnElement, total: ColumnElement) -> Select:
+    """SELECT endpoint_id, total, week, today and 5xx-in-week sums of one counter table."""
+    n = table.c["count"]
+    return select(table.c.endpoint_id, total, func.sum(case((week, n), else_=0)),
+                  func.sum(case((today, n), else_=0)),
+                  func.sum(case(((table.c.status_code >= 500) & week, n), else_=0)))
 
 
 def overview_rows(conn: Connection, t: Tables, now: datetime, tz: str, needle: str = "",

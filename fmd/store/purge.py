@@ -69,7 +69,7 @@ class Outcome:
 
 def rollup_tables(t: Tables) -> list[Table]:
     """Every rollup/histogram table keyed by endpoint, in the order the writer upserts them (lock order)."""
-    return [t.rollup_hour, t.histogram_hour, t.histogram_day, t.rollup_group_day, t.histogram_group_day,
+    return [t.rollup_hour, t.rollup_day, t.histogram_hour, t.histogram_day, t.rollup_group_day, t.histogram_group_day,
             t.rollup_ip_day]
 
 

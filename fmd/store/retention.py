@@ -10,8 +10,8 @@ What is pruned (ages from the ``[retention]`` options; 0 keeps a kind forever):
 * hourly duration histograms older than RETENTION_HOURLY_DAYS, cut at a UTC midnight so the daily
   histograms cover what goes.
 
-Hourly counters (``rollup_hour``) and every daily rollup are never pruned: charts over ranges whose raw rows
-are gone still show the right totals, counts and percentiles.
+Hourly and daily counters (``rollup_hour``, ``rollup_day``) and every other daily rollup are never pruned:
+charts over ranges whose raw rows are gone still show the right totals, counts and percentiles.
 
 Batches: each transaction deletes at most ``batch`` rows chosen by primary-key range (ids read first,
 oldest first), and the loop sleeps ``pause`` seconds between transactions, so the writer thread and the

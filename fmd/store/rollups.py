@@ -32,10 +32,12 @@ def utc_from_epoch(seconds: int) -> datetime:
 
 
 class Fold:
-    """Rollup increments for one batch: hourly counters, hourly and daily histograms, unrouted counts."""
+    """Rollup increments for one batch: hourly and daily counters, hourly and daily histograms, per-user and
+    per-IP daily rollups, unrouted counts."""
 
     def __init__(self) -> None:
         self.rollup: dict[tuple, list] = defaultdict(lambda: [0, 0.0])
+        self.rollup_day: dict[tuple, list] = defaultdict(lambda: [0, 0.0])
         self.hist_hour: dict[tuple, int] = defaultdict(int)
         self.hist_day: dict[tuple, int] = defaultdict(int)
         self.unrouted: dict[tuple, int] = defaultdict(int)
@@ -49,6 +51,9 @@ class Fold:
         day = int(started // 86400) * 86400
         bucket = bucket_of(duration)
         counters = self.rollup[(endpoint_id, hour, version, status)]
+        counters[0] += 1
+        counters[1] += duration
+        counters = self.rollup_day[(endpoint_id, day, version, status)]
         counters[0] += 1
         counters[1] += duration
         self.hist_hour[(endpoint_id, hour, version, status, bucket)] += 1
@@ -68,6 +73,8 @@ class Fold:
         """Add this fold's increments to the stored rollups (inside the caller's transaction)."""
         increment(conn, t.rollup_hour, ("endpoint_id", "hour", "version", "status_code"), ("count", "duration_sum"),
                   ((e, utc_from_epoch(h), v, s, c[0], c[1]) for (e, h, v, s), c in sorted(self.rollup.items())))
+        increment(conn, t.rollup_day, ("endpoint_id", "day", "version", "status_code"), ("count", "duration_sum"),
+                  ((e, utc_from_epoch(d), v, s, c[0], c[1]) for (e, d, v, s), c in sorted(self.rollup_day.items())))
         for table, grain, counts in ((t.histogram_hour, "hour", self.hist_hour), (t.histogram_day, "day", self.hist_day)):
             increment(conn, table, ("endpoint_id", grain, "version", "status_code", "bucket"), ("count",),
                       ((e, utc_from_epoch(g), v, s, b, n) for (e, g, v, s, b), n in sorted(counts.items())))

@@ -63,6 +63,16 @@ def upgrade() -> None:
         sa.Column("duration_sum", sa.Double, nullable=False),
     )
     op.create_index(f"ix_{p}rollup_hour_hour", f"{p}rollup_hour", ["hour"])
+    op.create_table(
+        f"{p}rollup_day",
+        sa.Column("endpoint_id", sa.Integer, _fk("endpoint"), primary_key=True),
+        sa.Column("day", UtcDateTime, primary_key=True),
+        sa.Column("version", sa.String(100), primary_key=True),
+        sa.Column("status_code", sa.Integer, primary_key=True),
+        sa.Column("count", sa.BigInteger, nullable=False),
+        sa.Column("duration_sum", sa.Double, nullable=False),
+    )
+    op.create_index(f"ix_{p}rollup_day_day", f"{p}rollup_day", ["day"])
     for grain in ("hour", "day"):
         op.create_table(
             f"{p}histogram_{grain}",
@@ -208,5 +218,5 @@ def downgrade() -> None:
     for name in ("login_attempt", "user", "custom_graph_value", "custom_graph", "exception_group", "stack_line",
                  "code_line", "outlier", "process", "batch", "meta", "unrouted_hour", "rollup_ip_day",
                  "histogram_group_day", "rollup_group_day", "histogram_day",
-                 "histogram_hour", "rollup_hour", "request", "endpoint"):
+                 "histogram_hour", "rollup_day", "rollup_hour", "request", "endpoint"):
         op.drop_table(f"{p}{name}")

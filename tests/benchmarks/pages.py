@@ -12,6 +12,16 @@ alike); the figure is the median. Prints one JSON line: wall ms per URL at each 
 medians and of the CPU-time medians (robust when other processes share the machine), the load average, and the
 verdict against the targets (every URL <= 100 ms at 1M; at 3M none more than 25% slower).
 Not collected by pytest (the file name does not start with ``test_``).
+
+    python tests/benchmarks/pages.py --wide [--endpoints 200] [--months 12] [--tz UTC] [--rounds 15] [--rebuild]
+
+The "wide" scenario: many endpoints and a long history, where a page that reads hourly rollups for "all time"
+or for months would slow down. Rollup rows (hourly and daily counters, daily histograms, hourly histograms for
+the last HOURLY_HIST_DAYS days) are written directly in bulk: one (version, status) row per endpoint and hour
+plus a 5xx row in some hours, 16 histogram buckets per endpoint and day, 4 per hour. It times the overview
+(plain, sorted, filtered) and every application chart at 7, 30 and 90 days, in the time zone given by ``--tz``
+(default UTC; a zone with an offset reads the hours that local days do not share with UTC days), and prints
+one JSON line with the median wall ms per URL, the rows per table and the verdict against TARGET_MS.
 """
 
 from __future__ import annotations
@@ -126,7 +136,14 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--rebuild", action="store_true", help="seed the databases again")
+    parser.add_argument("--wide", action="store_true", help="the wide scenario: many endpoints, a long history")
+    parser.add_argument("--endpoints", type=int, default=200, help="endpoints in the wide scenario")
+    parser.add_argument("--months", type=int, default=12, help="months of history in the wide scenario")
+    parser.add_argument("--tz", default="UTC", help="the dashboard's TIMEZONE in the wide scenario")
     opts = parser.parse_args()
+    if opts.wide:
+        run_wide(opts)
+        return
 
     apps = {size: _app(database(size, opts.days, opts.rebuild)) for size in opts.sizes}
     clients = {size: logged_in(app) for size, app in apps.items()}
@@ -162,6 +179,140 @@ def main() -> None:
                       "ok_cpu_ratio": worst["cpu_ratio"] <= TARGET_RATIO}))
     for app in apps.values():
         app.extensions["fmd"].close(5)
+
+
+# ------------------------------------------------------------------------------------------------ wide scenario
+
+#: Days of hourly histograms in the wide scenario (older ones are what RETENTION_HOURLY_DAYS would prune).
+HOURLY_HIST_DAYS = 35
+#: What the wide scenario times: the overview, and every application chart at 7, 30 and 90 days.
+WIDE_URLS = (["/overview", "/overview?sort=total&dir=desc", "/overview?sort=p95&dir=desc&q=api"]
+             + [f"/{chart}/chart?days={days}" for days in (7, 30, 90)
+                for chart in ("hourly", "versions", "daily", "performance", "status-codes")])
+WIDE_TABLES = ("endpoint", "rollup_hour", "rollup_day", "histogram_hour", "histogram_day")
+
+
+def wide_database(endpoints: int, months: int, rebuild: bool) -> Path:
+    """The cached SQLite file of the wide scenario (built today, UTC, up to the current hour)."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    today = datetime.now(timezone.utc).strftime("%Y%m%d")
+    stem = f"wide-{endpoints}x{months}m"
+    path = CACHE / f"{stem}-{today}.db"
+    for old in CACHE.glob(f"{stem}-*.db*"):
+        if not old.name.startswith(path.name) or rebuild:
+            old.unlink()
+    if path.exists():
+        return path
+    app = _app(path)
+    started = time.perf_counter()
+    with app.extensions["fmd"].store.write() as conn:
+        _write_wide(conn, app.extensions["fmd"].store.tables, endpoints, months)
+    app.extensions["fmd"].close(5)
+    print(f"wrote the wide scenario in {time.perf_counter() - started:.0f} s -> {path}", file=sys.stderr)
+    return path
+
+
+def sqlite_times(values) -> list[str]:  # noqa: ANN001
+    """datetime64 values as the text SQLAlchemy's SQLite DateTime stores ('YYYY-MM-DD HH:MM:SS.ffffff')."""
+    import numpy as np
+
+    return np.char.add(np.char.replace(values.astype("datetime64[s]").astype(str), "T", " "), ".000000").tolist()
+
+
+def _write_wide(conn, t, endpoints: int, months: int) -> None:  # noqa: ANN001
+    """Bulk rollup rows: hourly and daily counters, daily histograms, recent hourly histograms."""
+    import numpy as np
+    import pandas as pd
+
+    from fmd.store.histogram import bucket_of
+    from fmd.store.writes import insert_tuples
+
+    rng = np.random.default_rng(42)
+    end = np.datetime64(datetime.now(timezone.utc).replace(tzinfo=None), "h") + np.timedelta64(1, "h")
+    hours = np.arange(end - np.timedelta64(int(months * 30.5 * 24), "h"), end)
+    names = [f"{('api', 'page', 'admin', 'report')[i % 4]}.view_{i:03d}" for i in range(endpoints)]
+    added = hours[0].astype(datetime)
+    conn.execute(t.endpoint.insert(), [{"id": i + 1, "name": n, "monitor_level": 1, "time_added": added,
+                                        "first_requested": added, "last_requested": end.astype(datetime)}
+                                       for i, n in enumerate(names)])
+    profile = np.array([3, 2, 2, 2, 2, 3, 6, 12, 22, 30, 33, 32, 26, 30, 33, 31, 27, 21, 15, 12, 10, 8, 6, 4]) / 20
+    rates = rng.lognormal(1.5, 1.0, endpoints)
+    medians = rng.lognormal(np.log(0.03), 1.0, endpoints)
+    deploys = hours[0] + (end - hours[0]) * np.array([0.35, 0.7])
+    version = np.select([hours < deploys[0], hours < deploys[1]], ["1.0", "1.1"], "1.2")
+    hour_of_day = hours.astype("datetime64[h]").astype(np.int64) % 24
+    frames = []
+    for e in range(endpoints):
+        n = np.maximum(rng.poisson(rates[e] * profile[hour_of_day]), 1)
+        errors = rng.binomial(n, 0.02)
+        ok = n - errors
+        frames.append(pd.DataFrame({"endpoint_id": e + 1, "hour": hours, "version": version, "status_code": 200,
+                                    "count": ok, "duration_sum": ok * medians[e]}))
+        bad = errors > 0
+        frames.append(pd.DataFrame({"endpoint_id": e + 1, "hour": hours[bad], "version": version[bad],
+                                    "status_code": 500, "count": errors[bad],
+                                    "duration_sum": errors[bad] * medians[e] * 2}))
+    hourly = pd.concat(frames, ignore_index=True)
+    hourly = hourly[hourly["count"] > 0]
+    hourly["day"] = hourly["hour"].values.astype("datetime64[D]")
+    keys = ["endpoint_id", "day", "version", "status_code"]
+    daily = hourly.groupby(keys, as_index=False)[["count", "duration_sum"]].sum()
+    mid = np.array([bucket_of(m) for m in medians])
+    # Histograms: the day's count spread over 16 buckets around the endpoint's median, an hour's over 4.
+    day_buckets = _spread(daily, mid, 16)
+    recent = hourly[hourly["hour"].values >= end - np.timedelta64(HOURLY_HIST_DAYS * 24, "h")]
+    hour_buckets = _spread(recent, mid, 4)
+    text = sqlite_times
+    counters = ("count", "duration_sum")
+    insert_tuples(conn, t.rollup_hour, ("endpoint_id", "hour", "version", "status_code") + counters,
+                  list(zip(hourly["endpoint_id"].tolist(), text(hourly["hour"].values), hourly["version"].tolist(),
+                           hourly["status_code"].tolist(), hourly["count"].tolist(),
+                           hourly["duration_sum"].tolist())))
+    insert_tuples(conn, t.rollup_day, tuple(keys) + counters,
+                  list(zip(daily["endpoint_id"].tolist(), text(daily["day"].values), daily["version"].tolist(),
+                           daily["status_code"].tolist(), daily["count"].tolist(), daily["duration_sum"].tolist())))
+    for table, grain, frame in ((t.histogram_day, "day", day_buckets), (t.histogram_hour, "hour", hour_buckets)):
+        insert_tuples(conn, table, ("endpoint_id", grain, "version", "status_code", "bucket", "count"),
+                      list(zip(frame["endpoint_id"].tolist(), text(frame[grain].values), frame["version"].tolist(),
+                               frame["status_code"].tolist(), frame["bucket"].tolist(), frame["count"].tolist())))
+
+
+def _spread(frame, mid, width: int):  # noqa: ANN001, ANN202
+    """One row per (rollup row, bucket): each row's count split over *width* buckets around its endpoint's median."""
+    import numpy as np
+
+    counts = frame["count"].to_numpy()
+    share = counts[:, None] // width + (np.arange(width)[None, :] < (counts % width)[:, None])
+    out = frame.loc[frame.index.repeat(width)].copy()
+    out["bucket"] = (mid[frame["endpoint_id"].to_numpy() - 1][:, None] - width // 2 + np.arange(width)[None, :]).ravel()
+    out["count"] = share.ravel()
+    return out[out["count"] > 0]
+
+
+def run_wide(opts: argparse.Namespace) -> None:
+    """Time the overview and the application charts on the wide scenario; print one JSON line."""
+    from sqlalchemy import func, select
+
+    path = wide_database(opts.endpoints, opts.months, opts.rebuild)
+    app = Flask(f"bench-{path.stem}")
+    fmd.bind(app, database=f"sqlite:///{path}", enable_logging=False, timezone=opts.tz)
+    store = app.extensions["fmd"].store
+    store.ensure_schema()
+    with store.read() as conn:
+        rows = {name: conn.execute(select(func.count()).select_from(getattr(store.tables, name))).scalar()
+                for name in WIDE_TABLES}
+    client = logged_in(app)
+    pages = {}
+    for url in WIDE_URLS:
+        time_url(client, url, True)  # warm
+        measured = [time_url(client, url, True) for _ in range(opts.rounds)]
+        pages[url] = {"ms": round(statistics.median(t for t, _ in measured), 2),
+                      "cpu_ms": round(statistics.median(c for _, c in measured), 2)}
+    worst = max(p["ms"] for p in pages.values())
+    print(json.dumps({"benchmark": "pages-wide", "endpoints": opts.endpoints, "months": opts.months, "tz": opts.tz,
+                      "rounds": opts.rounds, "rows": rows, "load_average": [round(x, 2) for x in os.getloadavg()],
+                      "pages": pages, "max_ms": worst, "target_ms": TARGET_MS, "ok_ms": worst <= TARGET_MS}))
+    app.extensions["fmd"].close(5)
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ def test_purge_before_a_date_keeps_later_data_and_rounds_rollups(store: Store) -
 
     purge_endpoint(store, eid, before=day2)  # a date: raw rows, hours and days agree exactly
     left = sums(store, eid)
-    assert left == {"request": 10, **dict.fromkeys(("rollup_hour", "histogram_hour", "histogram_day",
+    assert left == {"request": 10, **dict.fromkeys(("rollup_hour", "rollup_day", "histogram_hour", "histogram_day",
                                                     "rollup_group_day", "histogram_group_day", "rollup_ip_day"), 10)}
     c = counts(store, eid)
     assert c["outlier"] == 1 and c["stack_line"] == 3 and c["rollup_hour"] == 3
@@ -89,6 +89,7 @@ def test_purge_before_a_date_keeps_later_data_and_rounds_rollups(store: Store) -
     left = sums(store, eid)
     assert left["request"] == 10 - raw_before
     assert left["rollup_hour"] == 10 and left["histogram_day"] == 10 and left["rollup_group_day"] == 10
+    assert left["rollup_day"] == 10  # the day holding the cut stays whole, like histogram_day
 
 
 def test_purge_unknown_endpoint_is_a_clear_error(store: Store) -> None:
@@ -118,6 +119,7 @@ def test_merge_adds_rollups_into_the_target_and_removes_the_source(store: Store)
     assert after["request"] == everything["request"] and after["outlier"] == everything["outlier"] == 2
     # Shared keys collapse into one row: old/new share hours 9-10 of DAY1, version, status, user, IP.
     assert after["rollup_hour"] == everything["rollup_hour"] - 2
+    assert after["rollup_day"] == everything["rollup_day"] - 1
     assert after["rollup_group_day"] == everything["rollup_group_day"] - 1
     assert after["exception_group"] == 2
     assert outcome.rows[f"{store.prefix}request"] == 13

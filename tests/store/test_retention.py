@@ -98,6 +98,7 @@ def test_prune_hourly_histograms_keeps_daily_ones(store: Store) -> None:
     after = sums(store)
     assert after["histogram_hour"] == 5  # only the one-day-old requests keep hourly histograms
     assert after["histogram_day"] == before["histogram_day"] and after["rollup_hour"] == before["rollup_hour"]
+    assert after["rollup_day"] == before["rollup_day"] > 0  # daily counters are never pruned
     assert counts(store)["request"] == c0["request"]
 
 

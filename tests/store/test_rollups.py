@@ -1,4 +1,4 @@
-"""Rollups (hourly counters, hourly and daily histograms, unrouted counts) equal what the raw rows say.
+"""Rollups (hourly and daily counters, hourly and daily histograms, unrouted counts) equal what the raw rows say.
 
 Written through the real writer (a Recorder fed with records spanning days) on SQLite, PostgreSQL and
 MariaDB, and by two concurrent writers whose keys overlap (the upserts must add atomically).
@@ -85,10 +85,14 @@ def check_rollups_match_raw_rows(store: Store, unrouted: Counter) -> int:
     sums: dict[tuple, float] = defaultdict(float)
     hist_hour: Counter = Counter()
     hist_day: Counter = Counter()
+    day_counts: Counter = Counter()
+    day_sums: dict[tuple, float] = defaultdict(float)
     for endpoint_id, when, version, status, duration in rows:
         key = (endpoint_id, hour_of(when), version, status)
         counts[key] += 1
         sums[key] += duration
+        day_counts[(endpoint_id, day_of(when), version, status)] += 1
+        day_sums[(endpoint_id, day_of(when), version, status)] += duration
         hist_hour[key + (bucket_of(duration),)] += 1
         hist_day[(endpoint_id, day_of(when), version, status, bucket_of(duration))] += 1
 
@@ -97,6 +101,10 @@ def check_rollups_match_raw_rows(store: Store, unrouted: Counter) -> int:
     assert {k: c for k, (c, _) in rollup.items()} == dict(counts)
     for key, (_, duration_sum) in rollup.items():
         assert duration_sum == pytest.approx(sums[key], rel=1e-9, abs=1e-12), key
+    daily = stored(store, "rollup_day", ("endpoint_id", "day", "version", "status_code"), ("count", "duration_sum"))
+    assert {k: c for k, (c, _) in daily.items()} == dict(day_counts)
+    for key, (_, duration_sum) in daily.items():
+        assert duration_sum == pytest.approx(day_sums[key], rel=1e-9, abs=1e-12), key
     hist = stored(store, "histogram_hour", ("endpoint_id", "hour", "version", "status_code", "bucket"), ("count",))
     assert {k: c for k, (c,) in hist.items()} == dict(hist_hour)
     hist = stored(store, "histogram_day", ("endpoint_id", "day", "version", "status_code", "bucket"), ("count",))
