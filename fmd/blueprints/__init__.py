@@ -26,8 +26,6 @@ log = logging.getLogger("fmd")
 
 #: Blueprint modules, each a ``fmd.blueprints.<name>`` exposing ``bp``; registered in this order.
 BLUEPRINTS = ["auth", "users", "health", "settings", "overview", "app_charts", "endpoint", "endpoint_admin"]
-#: Built by later work: a missing module is skipped (any other import error is raised).
-_NOT_YET = {"overview", "app_charts"}
 
 #: The navigation: (label, endpoint, admin_only). Entries whose endpoint does not exist are not shown;
 #: these endpoint names are what the blueprints must register (e.g. app_charts' ``def hourly``).
@@ -99,19 +97,14 @@ def create_dashboard_app(state: "State") -> Flask:
     users.sync_config_admin(state.store, state.settings.username, state.settings.password)
 
     for name in BLUEPRINTS:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if name in _NOT_YET and exc.name == f"{__name__}.{name}":
-                continue
-            raise
+        module = importlib.import_module(f"{__name__}.{name}")
         app.register_blueprint(module.bp)
 
-    home = app.config["FMD_HOME"] = "overview.index" if "overview.index" in app.view_functions else "health.index"
+    home = app.config["FMD_HOME"] = "overview.index"
     if not any(rule.rule == "/" for rule in app.url_map.iter_rules()):
         @app.get("/")
         def index() -> Response:
-            """The dashboard's root: the start page (the overview, once it exists)."""
+            """The dashboard's root: the overview."""
             return redirect(url_for(home))
 
     _install_context(app, state, home)
