@@ -13,16 +13,10 @@ from ._htmx import page_or_fragment
 
 bp = Blueprint("health", __name__)
 
-#: fmd's cost per request, as measured by tests/benchmarks/overhead.py and documented in the README.
-#: Measuring it live would itself cost every request, so the page shows the benchmark figure.
-COST_PER_REQUEST = {"ratio": 1.02, "what": "hello-world request at level 1 (median, against bare Flask)",
-                    "source": "tests/benchmarks/overhead.py, README → Performance"}
-
-
 @bp.get("/health")
 @login_required
 def index() -> Response:
-    """Queue length, rows written, drops, failed writes and last error, per process and for this one."""
+    """Queue length, rows written, drops, failed writes, last error and fmd's cost, per process and this one."""
     state = get_state()
     now = utcnow()
     # A writer thread reports every 5 s while it runs; a minute of silence means the process is gone.
@@ -31,4 +25,4 @@ def index() -> Response:
         rows = queries.processes(conn, state.store.tables, now, stale_after)
     return page_or_fragment("fmd/health.html", "fmd/partials/_health.html", processes=rows,
                             totals=queries.totals(rows), this=state.stats(), now=now, stale_after=stale_after,
-                            cost=COST_PER_REQUEST, version=state.version)
+                            version=state.version)

@@ -9,6 +9,11 @@ BATCH_SIZE records and writes raw rows plus rollups in one transaction. A failed
 retries with backoff (0.5 s doubling to 30 s); each batch has an id stored with it, so a retry after a
 commit whose acknowledgement was lost is recognised and not written twice.
 
+fmd's own cost per request, since the process started: the request path sums its time into
+``request_cost_s``/``request_cost_n`` (see fmd.instrument.hooks); the writer sums the CPU time it spends taking
+and writing batches (``time.thread_time()``, so waiting for the database is not counted) and the records it
+wrote. Both means are in ``stats()`` and in the process's health row.
+
 The thread starts lazily in each process (gunicorn forks workers after importing the app: a thread started
 in the parent does not exist in the child). ``os.register_at_fork`` resets the state in a child.
 """
@@ -74,6 +79,10 @@ class Recorder:
         self._conflicts_in_a_row = 0
         self.failed_writes = 0
         self.last_error: str | None = None
+        self.request_cost_s = 0.0  # fmd's own time on the request path, summed by the request threads
+        self.request_cost_n = 0
+        self.writer_cpu_s = 0.0  # the writer thread's CPU time taking and writing batches
+        self.writer_records = 0  # records those batches held
         self._held: tuple | None = None
         self._passes = 0
         self._stopping = False
@@ -156,7 +165,13 @@ class Recorder:
                 "dropped": max(self.dropped, evicted + self._trimmed), "failed_writes": self.failed_writes,
                 "last_error": self.last_error, "already_written": self.already_written,
                 "lock_conflicts": self.lock_conflicts,
-                "internal_errors": self.errors.total, "writer_running": self.started}
+                "internal_errors": self.errors.total, "writer_running": self.started, **self.cost_us()}
+
+    def cost_us(self) -> dict:
+        """Mean microseconds per request fmd spent on the request path and in the writer (None before any)."""
+        n, records = self.request_cost_n, self.writer_records
+        return {"request_cost_us": self.request_cost_s / n * 1e6 if n else None,
+                "writer_cost_us": self.writer_cpu_s / records * 1e6 if records else None}
 
     # ------------------------------------------------------------------ writer thread
 
@@ -213,12 +228,17 @@ class Recorder:
             self._next_sync = now + self.sync_interval
         # Bounded: under sustained load a pass must end, so levels and health stay current.
         for _ in range(len(self.queue) // self.batch_size + 2):
+            cpu = time.thread_time()
             if self._held is None:
                 self._held = self._take()
             if self._held is None:
-                break
-            self._write(*self._held)
-            self._held = None
+                break  # an idle wake-up is not counted: it would inflate the cost of the requests there were
+            try:
+                self._write(*self._held)
+                self.writer_records += len(self._held[1])
+                self._held = None
+            finally:  # a failed attempt's CPU counts too: it is part of what writing these records cost
+                self.writer_cpu_s += time.thread_time() - cpu
             with self._progress:
                 self._progress.notify_all()
         if now >= self._next_health or self._reported != (self.failed_writes, self.dropped):
@@ -317,7 +337,7 @@ class Recorder:
                "started_at": _utc(self._started_at), "last_seen": writes.utcnow(),
                "queue_length": len(self.queue), "rows_written": self.rows_written, "dropped": self.dropped,
                "failed_writes": self.failed_writes, "internal_errors": self.errors.total,
-               "last_error": self.last_error, "version": self.version}
+               "last_error": self.last_error, "version": self.version, **self.cost_us()}
         with self.store.write() as conn:
             writes.report_process(conn, self.store.tables, row)
             if time.time() >= self._next_prune:

@@ -198,6 +198,9 @@ def tables_for(prefix: str) -> Tables:
         Column("internal_errors", BigInteger, nullable=False, default=0),
         Column("last_error", Text),
         Column("version", String(VERSION_LEN)),
+        # fmd's own mean cost per request since the process started, in µs (None before any request).
+        Column("request_cost_us", Double),  # on the request path
+        Column("writer_cost_us", Double),  # CPU in the writer thread
     )
     # Filled by later features (outliers, profiler, exceptions, custom graphs, users).
     outlier = Table(

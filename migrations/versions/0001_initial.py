@@ -140,6 +140,8 @@ def upgrade() -> None:
         sa.Column("internal_errors", sa.BigInteger, nullable=False),
         sa.Column("last_error", sa.Text),
         sa.Column("version", sa.String(100)),
+        sa.Column("request_cost_us", sa.Double),
+        sa.Column("writer_cost_us", sa.Double),
     )
     op.create_table(
         f"{p}outlier",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 
 import pytest
@@ -43,7 +44,38 @@ def test_health_shows_every_reporting_process_and_this_one(app) -> None:  # noqa
     assert "2024-07-01 12:00:00 CEST" in page
     this = page.split('id="fmd-this-process"')[1]
     assert "running" in this and "<td>3</td>" in this  # three requests submitted in this process
-    assert "fmd's own cost per request" in page and "not a live measurement" in page
+    assert "fmd's own cost per request" in page and "tests/benchmarks/overhead.py" in page
+
+
+def _cost_cells(row_html: str) -> list[str]:
+    """The row's last two plain number cells: request-path and writer cost."""
+    return [c.split("</td>")[0] for c in row_html.split('<td class="num">')[-2:]]
+
+
+def test_health_shows_each_process_cost_per_request(app) -> None:  # noqa: ANN001
+    other_process(app)  # reports no cost yet: shown as a dash
+    other_process(app, id="otherhost:4343:1", host="costhost", pid=4343, request_cost_us=12.34, writer_cost_us=56.78)
+    client = logged_in(app)
+    before = client.get(PREFIX + "/health").text
+    this = before.split('id="fmd-this-process"')[1]
+    assert 'id="fmd-this-request-cost">–<' in this and 'id="fmd-this-writer-cost">–<' in this
+    host = app.test_client()
+    for _ in range(5):
+        assert host.get("/").status_code == 200
+    assert fmd.flush(5)
+    state = app.extensions["fmd"]
+    state.recorder._report_health()  # the writer reports every few seconds; at once here
+    page = client.get(PREFIX + "/health").text
+    rows = {r.split("</tr>")[0].split("pid ")[1].split("<")[0]: r.split("</tr>")[0]
+            for r in page.split('id="fmd-processes"')[1].split("</table>")[0].split("<tr")[2:]}
+    assert _cost_cells(rows["4343"]) == ["12.3 µs", "56.8 µs"]
+    assert _cost_cells(rows["4242"]) == ["–", "–"]
+    mine = _cost_cells(rows[str(os.getpid())])
+    assert len(mine) == 2 and all(float(c.split()[0]) > 0 for c in mine)
+    this = page.split('id="fmd-this-process"')[1]
+    stats = fmd.stats(app)
+    assert f'id="fmd-this-request-cost">{stats["request_cost_us"]:.1f} µs<' in this
+    assert f'id="fmd-this-writer-cost">{stats["writer_cost_us"]:.1f} µs<' in this
 
 
 def test_a_silent_process_is_marked(app) -> None:  # noqa: ANN001
