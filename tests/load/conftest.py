@@ -6,46 +6,20 @@ top-level ``conftest`` module that other tests import helpers from.
 
 from __future__ import annotations
 
-import os
 from typing import Callable, Iterator
 
 import pytest
-
-from fmd.store.engine import make_engine
-from fmd.store.models import tables_for
+from conftest import drop_prefix, server_url  # the suite's root conftest: one definition of both
 
 from .harness import Counts, Gunicorn
 from .tcpproxy import TcpProxy
 
-POSTGRES_URL = os.environ.get("FMD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def _drop(url: str, prefix: str) -> None:
-    engine = make_engine(url)
-    try:
-        tables_for(prefix).metadata.drop_all(engine)
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {prefix}alembic_version")
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture
 def pg_url(prefix: str) -> Iterator[str]:
     """The PostgreSQL server (skipped when unreachable, failed with CI=true); this test's tables dropped after."""
-    try:
-        engine = make_engine(POSTGRES_URL)
-        with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-        engine.dispose()
-    except Exception as exc:  # noqa: BLE001
-        message = f"postgresql at {POSTGRES_URL} is unreachable: {type(exc).__name__}: {exc}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    yield POSTGRES_URL
-    _drop(POSTGRES_URL, prefix)
+    url = server_url("postgresql")
+    yield url
+    drop_prefix(url, prefix)
 
 
 @pytest.fixture
