@@ -54,6 +54,7 @@ class Tables:
     custom_graph_value: Table
     user: Table
     login_attempt: Table
+    login_session: Table
 
     @property
     def version_table(self) -> str:
@@ -196,6 +197,12 @@ def tables_for(prefix: str) -> Tables:
         Column("dropped", BigInteger, nullable=False, default=0),
         Column("failed_writes", BigInteger, nullable=False, default=0),
         Column("internal_errors", BigInteger, nullable=False, default=0),
+        # Where every submitted record went (see fmd.instrument.accounting): written rows plus these
+        # plus dropped and queued add up to submitted.
+        Column("submitted", BigInteger, nullable=False, default=0, server_default="0"),
+        Column("unrouted", BigInteger, nullable=False, default=0, server_default="0"),
+        Column("skipped", BigInteger, nullable=False, default=0, server_default="0"),
+        Column("rejected", BigInteger, nullable=False, default=0, server_default="0"),
         Column("last_error", Text),
         Column("version", String(VERSION_LEN)),
         # fmd's own mean cost per request since the process started, in µs (None before any request).
@@ -272,7 +279,18 @@ def tables_for(prefix: str) -> Tables:
         Column("time", UtcDateTime, nullable=False),
         Index(f"ix_{p}login_attempt_key_time", "key", "time"),
     )
+    # One row per dashboard login (fmd.auth.sessions). The id is the SHA-256 of the token in the session
+    # cookie, so the table alone opens no session; revoking a session deletes its row.
+    login_session = Table(
+        f"{p}login_session", md,
+        Column("id", String(64), primary_key=True),
+        Column("user_id", Integer, fk("user"), nullable=False),
+        Column("created_at", UtcDateTime, nullable=False),
+        Column("last_seen", UtcDateTime, nullable=False),
+        Index(f"ix_{p}login_session_user", "user_id"),
+        Index(f"ix_{p}login_session_last_seen", "last_seen"),
+    )
     return Tables(md, p, endpoint, request, rollup_hour, rollup_day, histogram_hour, histogram_day,
                   unrouted_hour, rollup_group_day, histogram_group_day, rollup_ip_day, meta,
                   batch, process, outlier, stack_line, code_line, exception_group, custom_graph,
-                  custom_graph_value, user, login_attempt)
+                  custom_graph_value, user, login_attempt, login_session)
