@@ -147,6 +147,7 @@ def test_rollups_equal_aggregates_of_raw_rows(store: Store) -> None:
 
 
 def test_per_user_and_per_ip_rollups_equal_raw_rows(store: Store) -> None:
+    """Counts, duration sums and per-user histograms of the daily user and IP rollups equal the raw rows."""
     t = store.tables
     recorder = recorder_for(store, "1.0")
     for record in synthetic(300, seed=3):
@@ -157,13 +158,27 @@ def test_per_user_and_per_ip_rollups_equal_raw_rows(store: Store) -> None:
                                   t.request.c.ip, t.request.c.duration)).all()
     by_group: Counter = Counter()
     by_ip: Counter = Counter()
-    for endpoint_id, when, group_by, ip, _ in raw:
+    group_sums: dict[tuple, float] = defaultdict(float)
+    ip_sums: dict[tuple, float] = defaultdict(float)
+    group_hist: Counter = Counter()
+    for endpoint_id, when, group_by, ip, duration in raw:
         by_group[(endpoint_id, day_of(when), "1.0", group_by)] += 1
         by_ip[(endpoint_id, day_of(when), "1.0", ip)] += 1
-    groups = stored(store, "rollup_group_day", ("endpoint_id", "day", "version", "group_by"), ("count",))
-    assert {k: c for k, (c,) in groups.items()} == dict(by_group)
-    ips = stored(store, "rollup_ip_day", ("endpoint_id", "day", "version", "ip"), ("count",))
-    assert {k: c for k, (c,) in ips.items()} == dict(by_ip)
+        group_sums[(endpoint_id, day_of(when), "1.0", group_by)] += duration
+        ip_sums[(endpoint_id, day_of(when), "1.0", ip)] += duration
+        group_hist[(endpoint_id, day_of(when), group_by, bucket_of(duration))] += 1
+    assert len(raw) > 250 and len(by_ip) > 50 and len(by_group) > 30  # many keys, several rows on most
+    groups = stored(store, "rollup_group_day", ("endpoint_id", "day", "version", "group_by"),
+                    ("count", "duration_sum"))
+    assert {k: c for k, (c, _) in groups.items()} == dict(by_group)
+    for key, (_, duration_sum) in groups.items():
+        assert duration_sum == pytest.approx(group_sums[key], rel=1e-9, abs=1e-12), key
+    ips = stored(store, "rollup_ip_day", ("endpoint_id", "day", "version", "ip"), ("count", "duration_sum"))
+    assert {k: c for k, (c, _) in ips.items()} == dict(by_ip)
+    for key, (_, duration_sum) in ips.items():
+        assert duration_sum == pytest.approx(ip_sums[key], rel=1e-9, abs=1e-12), key
+    hist = stored(store, "histogram_group_day", ("endpoint_id", "day", "group_by", "bucket"), ("count",))
+    assert {k: c for k, (c,) in hist.items()} == dict(group_hist)
 
 
 def test_concurrent_writers_add_exactly(store: Store, db_url: str, prefix: str) -> None:

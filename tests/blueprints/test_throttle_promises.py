@@ -1,0 +1,90 @@
+"""The login throttle holds the README's literal numbers: 5 failures a minute per address and user name,
+20 per address, then 429.
+
+These tests never read ``fmd.auth.throttle``'s own constants: a product that raised its limits (or widened
+its window) together with the tests that read them would pass unnoticed. The README sentence is checked too,
+so the numbers here and the documented ones cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from dashboard_helpers import dashboard, login
+from dashboard_helpers import fast_password_hashes  # noqa: F401 (autouse fixture)
+from fmd.auth import throttle
+from fmd.store.writes import utcnow
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+#: The README's promise, literally.
+PER_NAME, PER_IP, WINDOW_S = 5, 20, 60
+
+
+@pytest.fixture
+def app(make_app, sqlite_url):  # noqa: ANN001, ANN201
+    return dashboard(make_app, sqlite_url)
+
+
+def test_the_readme_states_these_numbers() -> None:
+    assert re.search(r"throttled across all workers and hosts \(5 a minute per IP and user name, 20 per IP, "
+                     r"then 429\)", README)
+
+
+def test_the_sixth_failure_within_a_minute_is_refused(app) -> None:  # noqa: ANN001
+    client = app.test_client()
+    for _ in range(PER_NAME):
+        assert login(client, "admin", "wrong", REMOTE_ADDR="10.9.0.1").status_code == 200
+    resp = login(client, "admin", "admin", REMOTE_ADDR="10.9.0.1")
+    assert resp.status_code == 429
+    assert 0 < int(resp.headers["Retry-After"]) <= WINDOW_S + 1
+
+
+def test_four_failures_do_not_lock_out(app) -> None:  # noqa: ANN001
+    client = app.test_client()
+    for _ in range(PER_NAME - 1):
+        assert login(client, "admin", "wrong", REMOTE_ADDR="10.9.0.2").status_code == 200
+    assert login(client, "admin", "admin", REMOTE_ADDR="10.9.0.2").status_code == 302
+
+
+def test_twenty_failures_from_one_address_lock_it_out_for_every_name(app) -> None:  # noqa: ANN001
+    store = app.extensions["fmd"].store
+    for i in range(PER_IP):
+        throttle.record_failure(store, "10.9.1.1", f"sprayed{i}")  # each name below the per-name limit
+    assert login(app.test_client(), "admin", "admin", REMOTE_ADDR="10.9.1.1").status_code == 429
+    assert throttle.retry_after(store, "10.9.1.1", "admin") > 0
+
+
+def test_nineteen_failures_from_one_address_do_not(app) -> None:  # noqa: ANN001
+    store = app.extensions["fmd"].store
+    for i in range(PER_IP - 1):
+        throttle.record_failure(store, "10.9.1.2", f"sprayed{i}")
+    assert throttle.retry_after(store, "10.9.1.2", "admin") == 0
+    assert login(app.test_client(), "admin", "admin", REMOTE_ADDR="10.9.1.2").status_code == 302
+
+
+def test_failures_count_for_one_minute(app) -> None:  # noqa: ANN001
+    store = app.extensions["fmd"].store
+    now = utcnow()
+    # Five failures 55 s ago: still inside the minute, so the address and name wait...
+    for _ in range(PER_NAME):
+        throttle.record_failure(store, "10.9.2.1", "admin", now - timedelta(seconds=WINDOW_S - 5))
+    assert 0 < throttle.retry_after(store, "10.9.2.1", "admin", now) <= 6
+    assert login(app.test_client(), "admin", "admin", REMOTE_ADDR="10.9.2.1").status_code == 429
+    # ...and 65 s ago they no longer count: the window is one minute, not longer.
+    for _ in range(PER_NAME):
+        throttle.record_failure(store, "10.9.2.2", "admin", now - timedelta(seconds=WINDOW_S + 5))
+    assert throttle.retry_after(store, "10.9.2.2", "admin", now) == 0
+    assert throttle.failures(store, "10.9.2.2", "admin", now) == 0
+    assert login(app.test_client(), "admin", "admin", REMOTE_ADDR="10.9.2.2").status_code == 302
+
+
+def test_spraying_older_than_a_minute_is_forgotten(app) -> None:  # noqa: ANN001
+    store = app.extensions["fmd"].store
+    then = utcnow() - timedelta(seconds=WINDOW_S + 5)
+    for i in range(PER_IP):
+        throttle.record_failure(store, "10.9.3.1", f"old{i}", then)
+    assert login(app.test_client(), "admin", "admin", REMOTE_ADDR="10.9.3.1").status_code == 302
