@@ -3,7 +3,7 @@
     import fmd
     fmd.bind(app)
 
-The public API: ``config``, ``bind``, ``FMD``, ``flush``, ``stats``, ``set_level``, ``ConfigError``.
+The public API: ``config``, ``bind``, ``FMD``, ``flush``, ``stats``, ``set_level``, ``close``, ``ConfigError``.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .config import Config, ConfigError, ConfigWarning
-from .extension import FMD, _bound
+from .extension import FMD
+from .lifecycle import bound as _bound
 
 if TYPE_CHECKING:
     from flask import Flask
 
-    from .state import State
+    from .state import DisabledState, State
 
 __version__ = "0.1.0"
 
@@ -25,21 +26,22 @@ __version__ = "0.1.0"
 config = Config()
 
 
-def bind(app: "Flask", **options: Any) -> "State":
+def bind(app: "Flask", **options: Any) -> "State | DisabledState":
     """Monitor *app* and serve the dashboard at /<CUSTOM_LINK>; keyword options override other sources."""
     return FMD(config=config, **options).init_app(app)
 
 
-def _state(app: "Flask | None") -> "State":
+def _state(app: "Flask | None") -> "State | DisabledState":
     if app is not None:
         return app.extensions["fmd"]
     from flask import current_app, has_app_context
 
     if has_app_context() and "fmd" in current_app.extensions:
         return current_app.extensions["fmd"]
-    if not _bound:
+    state = _bound.newest()  # the newest bound app that is still alive
+    if state is None:
         raise RuntimeError("fmd is not bound to any app yet; call fmd.bind(app) first")
-    return _bound[-1]
+    return state
 
 
 def flush(timeout: float = 10.0) -> bool:
@@ -59,4 +61,14 @@ def set_level(endpoint: str, level: int, app: "Flask | None" = None) -> None:
     _state(app).set_level(endpoint, level)
 
 
-__all__ = ["FMD", "Config", "ConfigError", "ConfigWarning", "bind", "config", "flush", "set_level", "stats"]
+def close(app: "Flask | None" = None, timeout: float = 10.0) -> bool:
+    """Flush *app*'s records, stop fmd's threads and release its database connections (idempotent).
+
+    For test teardown and app factories; False if *timeout* ran out before the queue was written.
+    An app that is garbage-collected is closed the same way without this call.
+    """
+    return _state(app).close(timeout)
+
+
+__all__ = ["FMD", "Config", "ConfigError", "ConfigWarning", "bind", "close", "config", "flush", "set_level",
+           "stats"]

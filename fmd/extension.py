@@ -1,7 +1,10 @@
 """``FMD.init_app``: resolve the configuration, build the per-app state, hook requests, mount the dashboard.
 
 Binding does no database I/O and imports neither SQLAlchemy's dialects nor Altair: the engine, schema
-check and writer thread start in each process on first use (after gunicorn's fork).
+check and writer thread start in each process on first use (after gunicorn's fork). Binding never raises
+for fmd's own storage: a database fmd cannot create is logged, and the host runs unrecorded while the
+dashboard explains why. The host's ``app.config`` is left as the host set it (fmd's effective settings,
+secrets included, live in ``app.extensions["fmd"].settings``).
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from .instrument.levels import Levels
 from .instrument.maintenance import Maintenance
 from .instrument.recorder import Recorder
 from .instrument.version import app_version
+from .lifecycle import bound, close_when_collected, weak_endpoint_names
 from .mount import DashboardMount
-from .state import State
+from .state import DisabledState, State
 from .store.engine import Store
 
 log = logging.getLogger("fmd")
@@ -41,8 +45,12 @@ class FMD:
         if app is not None:
             self.init_app(app)
 
-    def init_app(self, app: Flask) -> State:
-        """Bind fmd to *app*. Reads FMD_* keys of ``app.config`` (see the README's configuration table)."""
+    def init_app(self, app: Flask) -> State | DisabledState:
+        """Bind fmd to *app*. Reads FMD_* keys of ``app.config`` (see the README's configuration table).
+
+        With ENABLED false nothing is bound (no hooks, dashboard, threads or database): the returned
+        state answers ``stats()`` with ``enabled: False`` and ignores ``set_level`` and ``flush``.
+        """
         if "fmd" in app.extensions:
             raise RuntimeError(f"fmd is already bound to the app {app.name!r}; bind it once per app.")
         if self._config is not None:
@@ -52,11 +60,20 @@ class FMD:
 
             cfg = fmd.config
         settings = cfg.resolve(app.config, self._options, Path(app.root_path))
-        for key in config_module.OPTIONS:  # make the effective values visible to the host, as extensions do
-            app.config.setdefault(f"FMD_{key}", settings.values[key])
+        # Nothing is copied into app.config: a host template rendering {{ config }} must not show fmd's
+        # password, secret key, token or database URL (issue 7 item 12).
         if settings.enable_logging:
             logging.getLogger("fmd").setLevel(logging.INFO)
-        database = settings.database or _default_database(app)
+        from .cli import fmd_group
+
+        app.cli.add_command(fmd_group)  # also when disabled: the commands then say so
+        if not settings.enabled:
+            disabled = DisabledState(settings)
+            app.extensions["fmd"] = disabled
+            bound.add(disabled)
+            log.info("fmd: disabled for app %r (ENABLED from %s)", app.name, settings.sources["ENABLED"])
+            return disabled
+        database, unavailable = _database_for(app, settings)
         version = app_version(settings.app_version, settings.git)
         store = Store(database, settings.table_prefix)
         levels = Levels(settings.monitor_level)
@@ -64,30 +81,42 @@ class FMD:
         errors = ErrorLog()
         recorder = Recorder(store, levels, version, queue_size=settings.queue_size, batch_size=settings.batch_size,
                             flush_interval=settings.flush_interval, sync_interval=settings.sync_interval,
-                            errors=errors, endpoint_names=lambda: list(app.view_functions))
+                            errors=errors, endpoint_names=weak_endpoint_names(app))
         recorder.maintenance = Maintenance.from_settings(store, settings, errors)  # the retention job's thread
         state = State(settings=settings, version=version, store=store, levels=levels, recorder=recorder,
-                      errors=errors)
+                      errors=errors, unavailable=unavailable)
         app.extensions["fmd"] = state
         state.host_app = app
-        install(app, state)
+        if unavailable is None:  # else nothing is queued: the host's requests are served unrecorded
+            install(app, state)
         state.dashboard = DashboardMount(app.wsgi_app, state, "/" + settings.custom_link)
         app.wsgi_app = state.dashboard  # type: ignore[method-assign]
-        from .cli import fmd_group
-
-        app.cli.add_command(fmd_group)
         if settings.password == DEFAULT_PASSWORD:
             log.warning("fmd: the dashboard password is the default %r; set PASSWORD (or FMD_PASSWORD) "
                         "before exposing /%s", DEFAULT_PASSWORD, settings.custom_link)
-        _bound.append(state)
+        bound.add(state)
+        close_when_collected(app, recorder, store)
         return state
 
 
-def _default_database(app: Flask) -> str:
-    """``sqlite:///<app.instance_path>/fmd.db``, creating the instance folder when needed."""
-    os.makedirs(app.instance_path, exist_ok=True)
-    return f"sqlite:///{Path(app.instance_path) / 'fmd.db'}"
+def _database_for(app: Flask, settings: config_module.Settings) -> tuple[str, str | None]:
+    """fmd's database URL and, when fmd cannot use it at all, why (logged once, shown on the dashboard).
 
-
-#: States bound in this process, newest last (for fmd.flush(), fmd.stats() outside an app context).
-_bound: list[State] = []
+    DATABASE when set; for an app with TESTING=True an in-memory database of its own (never the
+    development ``instance/fmd.db``); else ``sqlite:///<app.instance_path>/fmd.db``, creating the instance
+    folder as Flask apps expect.
+    """
+    if settings.database:
+        return settings.database, None
+    if app.config.get("TESTING"):
+        return "sqlite://", None
+    url = f"sqlite:///{Path(app.instance_path) / 'fmd.db'}"
+    try:
+        os.makedirs(app.instance_path, exist_ok=True)
+    except OSError as exc:
+        reason = (f"fmd cannot create its database: the instance folder {app.instance_path} cannot be created "
+                  f"({type(exc).__name__}: {exc.strerror or exc}). Requests are served but not recorded; "
+                  "set DATABASE (FMD_DATABASE) to a database fmd can write.")
+        log.error("%s", reason)
+        return url, reason
+    return url, None

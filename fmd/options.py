@@ -178,6 +178,8 @@ class Option:
 
 #: Every option fmd reads. Keys and sections follow Flask-MonitoringDashboard 3.x, so its files keep working.
 OPTIONS: dict[str, Option] = {o.key: o for o in [
+    Option("ENABLED", "dashboard", True, _bool,
+           "Monitor the app at all; false binds nothing (no hooks, dashboard, threads or database), for tests."),
     Option("APP_VERSION", "dashboard", "1.0", _str, "Version of the host app recorded with every request."),
     Option("GIT", "dashboard", None, _git,
            "Path of the host's .git directory (relative to the config file); its commit becomes the version."),

@@ -13,7 +13,6 @@ from flask import Flask
 from sqlalchemy import select
 
 import fmd
-from fmd.config import OPTIONS
 
 
 def rows(app: Flask) -> list[tuple[str, int]]:
@@ -93,16 +92,39 @@ def test_constructor_form_with_keywords(tmp_path: Path, prefix: str, new_host_ap
         state.close(5)
 
 
-def test_fmd_keys_are_setdefault_into_app_config(tmp_path: Path) -> None:
+def test_host_config_is_left_as_the_host_set_it(tmp_path: Path) -> None:
+    """fmd copies nothing into app.config: its secrets and database URL stay out of the host's config."""
     app = Flask("host", instance_path=str(tmp_path / "instance"))
     app.config["FMD_MONITOR_LEVEL"] = "2"  # the host's own value stays as the host wrote it
-    state = fmd.bind(app, app_version="7.0")
+    app.config["FMD_PASSWORD"] = "host-set-password"
+    before = dict(app.config)
+    state = fmd.bind(app, app_version="7.0", secret_key="kw-secret-key-0123", security_token="kw-token-4567",
+                     database=f"sqlite:///{tmp_path / 'x.db'}")
     try:
-        for key in OPTIONS:
-            assert f"FMD_{key}" in app.config, key
+        assert dict(app.config) == before
+        assert sorted(k for k in app.config if k.startswith("FMD_")) == ["FMD_MONITOR_LEVEL", "FMD_PASSWORD"]
         assert app.config["FMD_MONITOR_LEVEL"] == "2" and state.settings.monitor_level == 2
-        assert app.config["FMD_APP_VERSION"] == "7.0" and app.config["FMD_TIMEZONE"] == "UTC"
-        assert app.config["FMD_TABLE_PREFIX"] == "fmd_"
+        assert state.settings.app_version == "7.0" and state.settings.password == "host-set-password"
+    finally:
+        state.close(1)
+
+
+def test_host_template_rendering_config_shows_no_fmd_secret(tmp_path: Path) -> None:
+    app = Flask("host", instance_path=str(tmp_path / "instance"))
+
+    @app.route("/config")
+    def show_config() -> str:
+        from flask import render_template_string
+
+        return render_template_string("{{ config }}")
+
+    state = fmd.bind(app, password="pw-0123456789", secret_key="sk-0123456789", security_token="tk-0123456789",
+                     database="postgresql://fmd:db-pass-0123@127.0.0.1:1/fmd")
+    try:
+        page = app.test_client().get("/config").get_data(as_text=True)
+        assert "SECRET_KEY" in page  # the host's own config is there
+        for secret in ("pw-0123456789", "sk-0123456789", "tk-0123456789", "db-pass-0123", "FMD_"):
+            assert secret not in page
     finally:
         state.close(1)
 
@@ -142,3 +164,24 @@ def test_import_and_bind_stay_light(tmp_path: Path) -> None:
                             cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_sqlite_files_are_readable_by_the_owner_only(tmp_path: Path, new_host_app) -> None:  # noqa: ANN001
+    import os
+    import stat
+
+    app = new_host_app()
+    app.instance_path = str(tmp_path / "instance")
+    old_umask = os.umask(0o022)  # the usual umask, under which SQLite would create 0644 files
+    try:
+        state = fmd.bind(app, flush_interval=0.05)
+        app.test_client().get("/")
+        assert state.flush(10)
+        files = sorted(p.name for p in (tmp_path / "instance").iterdir())
+        assert {"fmd.db", "fmd.db-wal", "fmd.db-shm", "fmd.db.fmd-lock"} <= set(files), files
+        for name in files:
+            mode = stat.S_IMODE((tmp_path / "instance" / name).stat().st_mode)
+            assert mode == 0o600, (name, oct(mode))
+    finally:
+        os.umask(old_umask)
+        state.close(5)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,8 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect, generate_csrf
 from werkzeug.exceptions import HTTPException
+
+from . import _unavailable
 
 if TYPE_CHECKING:
     from ..state import State
@@ -75,7 +78,9 @@ def create_dashboard_app(state: "State") -> Flask:
                 static_folder=str(package / "static"), static_url_path="/static")
     app.extensions["fmd"] = state
     app.config.update(
-        SECRET_KEY=state.settings.secret_key or secret.shared_secret(state.store),
+        # Until the store answers, a throw-away key: nothing is signed with it (every page but the static
+        # files answers 503 until then, see _unavailable), and the stored one replaces it before any session.
+        SECRET_KEY=state.settings.secret_key or secrets.token_hex(32),
         SESSION_COOKIE_NAME="fmd_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -87,14 +92,21 @@ def create_dashboard_app(state: "State") -> Flask:
         TEMPLATES_AUTO_RELOAD=False,
     )
     app.session_interface = _DashboardSessions()
+
+    def prepare() -> None:
+        """The dashboard's first use of the store: schema, shared secret, the configured admin."""
+        state.store.ensure_schema()
+        if not state.settings.secret_key:
+            app.config["SECRET_KEY"] = secret.shared_secret(state.store)
+        users.sync_config_admin(state.store, state.settings.username, state.settings.password)
+
+    gate = _unavailable.install(app, state, prepare)  # first: its hook must run before CSRF and login checks
     CSRFProtect(app)
 
     manager = LoginManager(app)
     manager.login_view = "auth.login"
     manager.session_protection = "basic"
     manager.user_loader(lambda user_id: load_user(state.store, user_id))
-
-    users.sync_config_admin(state.store, state.settings.username, state.settings.password)
 
     for name in BLUEPRINTS:
         module = importlib.import_module(f"{__name__}.{name}")
@@ -109,6 +121,7 @@ def create_dashboard_app(state: "State") -> Flask:
 
     _install_context(app, state, home)
     _install_error_pages(app)
+    gate.check()  # use the store now, as the first request would; a failure is remembered, not raised
     return app
 
 

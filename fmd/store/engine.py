@@ -1,7 +1,8 @@
 """fmd's own SQLAlchemy engine: created lazily, per process, never shared with the host's Flask-SQLAlchemy.
 
 SQLite gets WAL mode, a busy timeout and ``BEGIN IMMEDIATE`` for writer transactions, so concurrent
-workers queue for the write lock instead of failing with "database is locked".
+workers queue for the write lock instead of failing with "database is locked". A new SQLite file is created
+readable by its owner only (it holds users' password hashes, IPs and the dashboard's secret).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def make_engine(url: str) -> "Engine":
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         memory = parsed.database in (None, "", ":memory:")
+        if not memory and str(parsed.query.get("uri", "")).lower() not in ("true", "1"):
+            _create_owner_only(parsed.database)
         kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
         if memory:  # one shared connection, or each thread would see its own empty database
             kwargs["poolclass"] = StaticPool
@@ -62,6 +65,20 @@ _NETWORK_TIMEOUTS: dict[str, dict] = {
                  "keepalives_count": 3, "tcp_user_timeout": 60_000},
     "pymysql": {"connect_timeout": 10, "read_timeout": 300, "write_timeout": 300},
 }
+
+
+def _create_owner_only(path: str) -> None:
+    """Create the SQLite file and its schema lock file with mode 0600 if they do not exist yet.
+
+    SQLite would create the database with 0644 (less the umask); it gives its -wal and -shm files the
+    database file's mode, so creating this one first is enough. Existing files keep the mode their owner
+    chose. Any failure (a missing directory) is left to the first connection to report.
+    """
+    for name in (path, path + ".fmd-lock"):  # the lock file's name: fmd.store.schema._migration_lock
+        try:
+            os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except OSError:  # exists already, or cannot be created: the connection reports the latter
+            pass
 
 
 def _has(module: str) -> bool:
