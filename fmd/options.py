@@ -197,6 +197,8 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
            "Token for the export API; the API is off while unset."),
     Option("SECRET_KEY", "authentication", None, _optional_str,
            "Secret signing the dashboard's sessions; default: one generated once and kept in the database."),
+    Option("SESSION_IDLE_HOURS", "authentication", 12.0, _positive_float(8_760),
+           "Hours without a dashboard request after which a login ends (logout ends it at once)."),
     Option("DATABASE", "database", None, _database,
            "SQLAlchemy URL of fmd's database; default sqlite:///<app.instance_path>/fmd.db."),
     Option("TABLE_PREFIX", "database", "fmd_", _prefix, "Prefix of every fmd table."),

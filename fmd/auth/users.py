@@ -18,6 +18,7 @@ from ..queries.users import user_by_id, user_by_name
 from ..store.models import Tables
 from ..store.writes import insert_ignore, utcnow
 from .passwords import check_password, hash_password, password_problem
+from .sessions import end_all
 
 if TYPE_CHECKING:
     from ..store.engine import Store
@@ -87,21 +88,29 @@ def delete_user(store: "Store", user_id: int) -> None:
         user = _changeable(conn, t, user_id)
         if user["is_admin"]:
             _keep_an_admin(conn, t, "remove")
+        end_all(conn, t, user_id)  # the foreign key cascades too, but SQLite enforces none without a pragma
         conn.execute(delete(t.user).where(t.user.c.id == user_id))
 
 
-def set_role(store: "Store", user_id: int, is_admin: bool) -> None:
-    """Make a user an admin or a viewer; UserError for the configured admin or when no admin would be left."""
+def set_role(store: "Store", user_id: int, is_admin: bool) -> bool:
+    """Make a user an admin or a viewer; True when the role changed (that user's sessions then end).
+
+    UserError for the configured admin or when no admin would be left.
+    """
     t = store.tables
     with store.write() as conn:
         user = _changeable(conn, t, user_id)
-        if user["is_admin"] and not is_admin:
+        if bool(user["is_admin"]) == bool(is_admin):
+            return False
+        if user["is_admin"]:
             _keep_an_admin(conn, t, "demote")
         conn.execute(update(t.user).where(t.user.c.id == user_id).values(is_admin=bool(is_admin)))
+        end_all(conn, t, user_id)
+        return True
 
 
 def set_password(store: "Store", user_id: int, password: str) -> None:
-    """Give a user a new password (this logs out that user's other sessions); never the configured admin."""
+    """Give a user a new password and end all of that user's sessions; never the configured admin."""
     problem = password_problem(password)
     if problem:
         raise UserError(problem)
@@ -110,14 +119,15 @@ def set_password(store: "Store", user_id: int, password: str) -> None:
     with store.write() as conn:
         _changeable(conn, t, user_id)
         conn.execute(update(t.user).where(t.user.c.id == user_id).values(password_hash=hashed))
+        end_all(conn, t, user_id)
 
 
 def sync_config_admin(store: "Store", username: str, password: str) -> None:
     """Make the configured USERNAME an admin with the configured PASSWORD (the config is authoritative).
 
-    Every worker calls this when it builds its dashboard. The password hash (whose fingerprint is in every
-    session id) is replaced only when PASSWORD no longer matches it, so an unchanged configuration ends no
-    session; the role and the ``from_config`` mark are repaired without touching the hash.
+    Every worker calls this when it builds its dashboard. The password hash is replaced, and that admin's
+    login sessions ended, only when PASSWORD no longer matches it, so an unchanged configuration ends no
+    session; the role and the ``from_config`` mark are repaired without ending any.
     """
     t = store.tables
     with store.read() as conn:
@@ -140,6 +150,7 @@ def sync_config_admin(store: "Store", username: str, password: str) -> None:
             if not still:
                 values["password_hash"] = hash_password(password)
                 log.info("fmd: the dashboard admin %r now has the configured password", username)
+                end_all(conn, t, now["id"])  # sessions opened with the old password end everywhere
             conn.execute(update(t.user).where(t.user.c.id == now["id"]).values(**values))
     _unmark_others(store, username)
 

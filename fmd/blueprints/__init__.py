@@ -106,7 +106,7 @@ def create_dashboard_app(state: "State") -> Flask:
     manager = LoginManager(app)
     manager.login_view = "auth.login"
     manager.session_protection = "basic"
-    manager.user_loader(lambda user_id: load_user(state.store, user_id))
+    manager.user_loader(lambda token: load_user(state.store, token, state.settings.session_idle_hours))
 
     for name in BLUEPRINTS:
         module = importlib.import_module(f"{__name__}.{name}")

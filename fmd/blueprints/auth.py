@@ -1,4 +1,8 @@
-"""Log in and out of the dashboard: a Flask-WTF form, throttled failures, ``next`` kept inside the dashboard."""
+"""Log in and out of the dashboard: a Flask-WTF form, throttled failures, ``next`` kept inside the dashboard.
+
+Each login opens a server-side session (``fmd.auth.sessions``); logging out deletes it, so a saved copy of
+the cookie opens nothing afterwards.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,14 @@ import posixpath
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from flask import Blueprint, current_app, Response, redirect, render_template, request, session, url_for
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import TooManyRequests
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from ..auth import throttle
-from ..auth.login import DashboardUser
+from ..auth import sessions, throttle
+from ..auth.login import log_in
 from ..auth.passwords import check_password
 from ..auth.users import MAX_NAME, find_user
 from ..instrument.clientip import client_ip_reader
@@ -85,7 +89,7 @@ def login() -> Response | str:
         if check_password(row["password_hash"] if row else None, form.password.data):
             throttle.record_success(state.store, ip, name, attempt)
             session.clear()  # a fresh session (and CSRF token) for the logged-in user
-            login_user(DashboardUser(row))
+            login_user(log_in(state.store, row, state.settings.session_idle_hours))
             return redirect(target)
         throttle.failed(state.store)
         error = "Wrong user name or password."
@@ -94,7 +98,9 @@ def login() -> Response | str:
 
 @bp.post("/logout")
 def logout() -> Response:
-    """Log out (POST with the CSRF token, so no other site can log a user out)."""
+    """Log out (POST with the CSRF token, so no other site can log a user out); the login session ends."""
+    if current_user.is_authenticated:
+        sessions.end(get_state().store, current_user.token)
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

@@ -15,7 +15,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import AnyOf, DataRequired, Length
 
 from ..auth import users as store_users
-from ..auth.login import DashboardUser
+from ..auth.login import log_in
 from ..auth.passwords import MIN_LENGTH
 from ..queries.users import list_users, user_by_id
 from ._access import admin_required, get_state
@@ -77,6 +77,15 @@ def _is_self(user_id: int) -> bool:
     return bool(current_user.is_authenticated and current_user.id == user_id)
 
 
+def _renew_own_session(user_id: int) -> None:
+    """A change to one's own password or role ended all one's sessions: give this browser a fresh one."""
+    state = get_state()
+    with state.store.read() as conn:
+        row = user_by_id(conn, state.store.tables, user_id)
+    if row is not None:
+        login_user(log_in(state.store, row, state.settings.session_idle_hours))
+
+
 def _leave() -> Response:
     """Admins who removed or demoted themselves can no longer see this page: send them to the start page."""
     target = url_for(current_app.config["FMD_HOME"])
@@ -117,18 +126,21 @@ def change_role(user_id: int) -> Response:
     if not form.validate():
         return _refused(_form_errors(form) or "Choose admin or viewer.")
     try:
-        store_users.set_role(get_state().store, user_id, form.role.data == "admin")
+        changed = store_users.set_role(get_state().store, user_id, form.role.data == "admin")
     except store_users.UserError as exc:
         return _refused(str(exc))
-    if form.role.data != "admin" and _is_self(user_id):
-        return _leave()
+    if _is_self(user_id):
+        if changed:  # the change ended all of this user's sessions, this browser's too
+            _renew_own_session(user_id)
+        if form.role.data != "admin":
+            return _leave()
     return _done(f"The role is now {form.role.data}.")
 
 
 @bp.post(f"/users/{_ID}/password")
 @admin_required
 def change_password(user_id: int) -> Response:
-    """Give a user a new password (their other sessions end)."""
+    """Give a user a new password; all their sessions end (one's own goes on with a fresh session)."""
     form = PasswordForm()
     if not form.validate():
         return _refused(_form_errors(form) or "The form was not valid.")
@@ -137,13 +149,9 @@ def change_password(user_id: int) -> Response:
     except store_users.UserError as exc:
         return _refused(str(exc))
     if _is_self(user_id):
-        # The session id carries a fingerprint of the password hash: log in again to keep this session.
-        state = get_state()
-        with state.store.read() as conn:
-            row = user_by_id(conn, state.store.tables, user_id)
-        if row is not None:
-            login_user(DashboardUser(row))
-    return _done("The password was changed.")
+        _renew_own_session(user_id)
+        return _done("The password was changed. Your other sessions have ended; this one goes on.")
+    return _done("The password was changed; that user's sessions have ended.")
 
 
 @bp.post(f"/users/{_ID}/delete")
