@@ -25,6 +25,13 @@ NAME_LEN = 250
 VERSION_LEN = 100
 GROUP_LEN = 250
 IP_LEN = 45
+#: Every fmd table on MySQL/MariaDB, whatever the server's or database's default: utf8mb4 stores any text (a
+#: latin1 default cannot store an emoji group_by), and a binary collation keeps keys apart that a _ci or _ai
+#: collation merges (endpoints 'user'/'User', group_by 'José'/'Jose', versions 'v1'/'V1'; issue 7). Columns
+#: inherit it, so comparisons are case- and accent-sensitive there as on SQLite and PostgreSQL: user names too
+#: ('Admin' and 'admin' are two users on every database; the login throttle folds case itself). Migration 0002
+#: converts older tables; a revision that creates a table passes these options to ``op.create_table``.
+MYSQL_TABLE_OPTIONS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 
 
 @dataclass(frozen=True)
@@ -290,6 +297,8 @@ def tables_for(prefix: str) -> Tables:
         Index(f"ix_{p}login_session_user", "user_id"),
         Index(f"ix_{p}login_session_last_seen", "last_seen"),
     )
+    for table in md.tables.values():
+        table.dialect_kwargs.update(MYSQL_TABLE_OPTIONS)
     return Tables(md, p, endpoint, request, rollup_hour, rollup_day, histogram_hour, histogram_day,
                   unrouted_hour, rollup_group_day, histogram_group_day, rollup_ip_day, meta,
                   batch, process, outlier, stack_line, code_line, exception_group, custom_graph,

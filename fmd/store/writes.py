@@ -38,8 +38,12 @@ def insert_ignore(conn: Connection, table, rows: list[dict], keys: Sequence[str]
     if backend in ("mysql", "mariadb"):
         from sqlalchemy.dialects.mysql import insert as dialect_insert
 
+        # MySQL has no DO NOTHING: a no-op update stands in. It assigns the stored primary key to itself, never
+        # the inserted value: where a collation ever saw 'User' as 'user', `name = VALUES(name)` renamed the
+        # stored row (issue 7); `id = id` changes nothing whatever the collation says is a duplicate.
+        key = next(iter(table.primary_key.columns))
         stmt = dialect_insert(table)
-        stmt = stmt.on_duplicate_key_update({keys[0]: stmt.inserted[keys[0]]})
+        stmt = stmt.on_duplicate_key_update({key.name: key})
     else:
         if backend == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as dialect_insert

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer, sa.ForeignKey(f"{p}user.id", ondelete="CASCADE"), nullable=False),
         sa.Column("created_at", UtcDateTime, nullable=False),
         sa.Column("last_seen", UtcDateTime, nullable=False),
+        mysql_charset="utf8mb4", mysql_collate="utf8mb4_bin",  # as every fmd table (see 0002)
     )
     op.create_index(f"ix_{p}login_session_user", f"{p}login_session", ["user_id"])
     op.create_index(f"ix_{p}login_session_last_seen", f"{p}login_session", ["last_seen"])
