@@ -27,6 +27,7 @@ from .lifecycle import bound, close_when_collected, weak_endpoint_names
 from .mount import DashboardMount
 from .state import DisabledState, State
 from .store.engine import Store
+from .store.hostalembic import protect_from_host_migrate
 
 log = logging.getLogger("fmd")
 
@@ -67,6 +68,8 @@ class FMD:
         from .cli import fmd_group
 
         app.cli.add_command(fmd_group)  # also when disabled: the commands then say so
+        # Also when disabled: the host's `flask db migrate` must not drop fmd's tables in a shared database.
+        protect_from_host_migrate(app, settings.table_prefix)
         if not settings.enabled:
             disabled = DisabledState(settings)
             app.extensions["fmd"] = disabled
