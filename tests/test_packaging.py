@@ -97,11 +97,29 @@ print(json.dumps(got))
 """
 
 
+def dependency_dirs() -> list[str]:
+    """The site-packages directories of the environment running the tests (a user's venv, the system's, ...)."""
+    return [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages") and Path(p).is_dir()]
+
+
+def link_dependencies(python: Path) -> None:
+    """Let the new venv import fmd's dependencies from this environment, offline, whatever kind it is.
+
+    A plain path line in a ``.pth`` file adds the directory after the venv's own site-packages (so the wheel's
+    fmd comes first) without running the ``.pth`` files found there: an editable install of this checkout
+    (``__editable__.fmd-*.pth``) stays inactive in the venv. ``--system-site-packages`` would instead see the
+    base interpreter only, which lacks the dependencies when they were installed into a virtualenv.
+    """
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    (Path(site) / "_fmd_test_dependencies.pth").write_text("\n".join(dependency_dirs()) + "\n")
+
+
 def test_installed_wheel_records_into_a_new_database(wheel: Path, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
-    # System site-packages provide the dependencies offline; fmd itself must come from the wheel.
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
+    link_dependencies(python)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     env["PYTHONNOUSERSITE"] = "1"
     done = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--force-reinstall",
