@@ -40,6 +40,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if str(item.fspath).startswith(here):
             item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)  # a live server and Chromium: not part of the quick run
 
 
 def _unavailable(reason: str) -> None:
