@@ -48,8 +48,26 @@ class Settings:
 
     values: dict[str, Any]
     sources: dict[str, str]
-    group_by: Any = None
-    authorize: Callable[[], bool] | None = None
+    #: Code-only options given to bind()/FMD() or in app.config (FMD_GROUP_BY, FMD_AUTHORIZE): they win.
+    fixed_group_by: Any = None
+    fixed_authorize: Callable[[], bool] | None = None
+    #: The fmd.config the app was bound with: its group_by and authorize are read when used, so an
+    #: assignment after bind() takes effect.
+    config: "Config | None" = None
+
+    @property
+    def group_by(self) -> Any:
+        """The group_by in force now."""
+        if self.fixed_group_by is not None:
+            return self.fixed_group_by
+        return getattr(self.config, "group_by", None)
+
+    @property
+    def authorize(self) -> Callable[[], bool] | None:
+        """The authorize callable in force now."""
+        if self.fixed_authorize is not None:
+            return self.fixed_authorize
+        return getattr(self.config, "authorize", None)
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -75,6 +93,11 @@ class _Value:
     base_dir: Path | None = None  # for GIT: the directory of the file that named it
     section: str | None = None  # as written in the file, for error messages
     key: str | None = None
+
+
+#: Options that only code can give (callables): ``fmd.config.<name>``, ``bind(app, <name>=...)``,
+#: ``FMD(<name>=...)`` or ``app.config["FMD_<NAME>"]``.
+CODE_ONLY = ("group_by", "authorize")
 
 
 class Config:
@@ -168,6 +191,13 @@ class Config:
                 environ: Mapping[str, str] | None = None) -> Settings:
         """Merge every source (see the module docstring for precedence) into validated Settings."""
         environ = os.environ if environ is None else environ
+        code = {name: app_config.get(f"FMD_{name.upper()}") for name in CODE_ONLY}
+        for name in CODE_ONLY:
+            if kwargs.get(name) is not None:
+                code[name] = kwargs[name]
+        if code["authorize"] is not None and not callable(code["authorize"]):
+            raise ConfigError(f"authorize = {code['authorize']!r}: expected a callable returning True or False")
+        kwargs = {k: v for k, v in kwargs.items() if k not in CODE_ONLY}
         layers: dict[str, _Value] = dict(self._values)
         for key in OPTIONS:
             name = f"FMD_{key}"
@@ -176,7 +206,8 @@ class Config:
             if name in app_config:
                 layers[key] = _Value(app_config[name], f"app.config['{name}']", root)
         for name in app_config:
-            if name.startswith("FMD_") and name[4:] not in OPTIONS and name != "FMD_CONFIG":
+            if (name.startswith("FMD_") and name[4:] not in OPTIONS and name != "FMD_CONFIG"
+                    and name[4:].lower() not in CODE_ONLY):
                 _warn(f"app.config['{name}'] is not an fmd option and is ignored"
                       f"{_did_you_mean(name[4:], list(OPTIONS))}")
         for name, value in kwargs.items():
@@ -197,7 +228,8 @@ class Config:
             if key == "GIT" and values[key]:
                 values[key] = str(_resolve_git(values[key], held.base_dir or root, held.source, held.section,
                                                held.key))
-        return Settings(values=values, sources=sources, group_by=self.group_by, authorize=self.authorize)
+        return Settings(values=values, sources=sources, fixed_group_by=code["group_by"],
+                        fixed_authorize=code["authorize"], config=self)
 
 
 def _resolve_git(value: str, base: Path | None, where: str, section: str | None = None,

@@ -3,24 +3,34 @@
 Why a wrapper and not ``before_request``/``after_request`` hooks: each kind of hook costs about a
 microsecond and reaching ``request``/``g`` through their proxies costs more; one wrapper that reads the
 request context once adds about 2% to a hello-world request. What it does per request: four clock reads,
-one dict lookup for the level, a tuple appended to the recorder's deque. Everything that could fail is
-inside ``try``; the host's own exceptions pass through untouched.
+one dict lookup for the level, one record handed to the recorder. Everything that could fail is inside
+``try``; the host's own exceptions pass through untouched.
+
+What the duration covers: from the start of the view's dispatch (``before_request`` hooks included) until the
+response leaves ``full_dispatch_request`` (``after_request`` hooks included), or, for a streamed response (a
+generator body, ``stream_with_context``, server-sent events, ``send_file``), until the server closed its body,
+so the time the client waited for the stream counts. A stream that fails midway is recorded as a 500, which
+is what the client saw: a cut-off response. A stream the server never closes is recorded when its body is
+exhausted.
 
 fmd's own cost: two of those clock reads (wrapper entry, end of the bookkeeping) with the two around
 ``dispatch()`` give the time fmd spends on the request path; it is summed into the recorder's
-``request_cost_s``/``request_cost_n`` (requests that return normally; an exception's path is rarer and not timed).
+``request_cost_s``/``request_cost_n`` (requests that return normally, not counting the one that started the
+writer thread; an exception's path is rarer and not timed).
 
 Status codes: a normal return gives the response's status. An unhandled exception leaves the wrapper;
 the pending record rides on the exception object to the wrapped ``handle_exception``, which learns the
 status the client really gets (500, or whatever the app's 500 handler returns), so the duration includes
 the error handlers too. When Flask re-raises (``PROPAGATE_EXCEPTIONS``), a 500 is recorded.
+
+group_by is read when a request is recorded, not at bind: ``fmd.config.group_by = ...`` after ``bind`` works.
 """
 
 from __future__ import annotations
 
-from threading import get_ident
+import threading
 from time import perf_counter, time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 try:  # the request context's ContextVar: one lookup instead of a proxy's several (Flask 2.2 to 3.x)
     from flask.globals import _cv_request
@@ -32,6 +42,8 @@ except ImportError:  # pragma: no cover - a Flask that renamed it: the public pr
 
     def _current_request() -> Any:
         return _request_proxy._get_current_object()  # type: ignore[attr-defined]
+
+from werkzeug.wsgi import ClosingIterator
 
 from .clientip import client_ip_reader
 from .groupby import group_of
@@ -52,27 +64,32 @@ def install(app: "Flask", state: "State") -> None:
     submit = recorder.submit
     inflight = state.inflight
     errors = state.errors
-    group_by = state.settings.group_by
+    fixed_group_by = state.settings.group_by  # from bind(group_by=...) or app.config: wins over fmd.config
+    live_config = state.settings.config  # the fmd.config the app was bound with, read per request
     client_ip = client_ip_reader(state.settings.trusted_proxies)
     dispatch = app.full_dispatch_request
     handle_exception = app.handle_exception
 
+    def record(endpoint: str | None, started: float, wall: float, status: int, environ: dict) -> bool:
+        """Hand one finished request to the recorder; True when that started the writer."""
+        duration = perf_counter() - started
+        if endpoint is None:
+            return submit((None, duration, wall, status, "", ""))
+        return submit((endpoint, duration, wall, status, group(), client_ip(environ)))
+
     def group() -> str:
+        source = fixed_group_by if fixed_group_by is not None else getattr(live_config, "group_by", None)
+        if source is None:
+            return ""
         try:
-            return group_of(group_by)
+            return group_of(source)
         except Exception:
             errors.report("group_by", "fmd: config.group_by raised; recorded as empty")
             return ""
 
     def finish(pending: tuple, status: int) -> None:
-        endpoint, started, wall, environ = pending
         try:
-            duration = perf_counter() - started
-            if endpoint is None:
-                submit((None, duration, wall, status, "", ""))
-            else:
-                submit((endpoint, duration, wall, status, group() if group_by is not None else "",
-                        client_ip(environ)))
+            record(*pending[:3], status, pending[3])
         except Exception:
             errors.report("record", "fmd: could not record a request")
 
@@ -97,11 +114,12 @@ def install(app: "Flask", state: "State") -> None:
             try:
                 return dispatch()
             finally:
-                recorder.last_seen[endpoint] = time()
-                if not recorder.started:
-                    recorder.start()
+                try:
+                    recorder.touch(endpoint, time())
+                except Exception:
+                    errors.report("record", "fmd: could not record a request")
         wall = time()
-        ident = get_ident()
+        ident = threading.get_ident()  # looked up per call: gevent patches it after import
         if endpoint is not None:
             inflight[ident] = (wall, endpoint, level)
         started = perf_counter()
@@ -121,17 +139,20 @@ def install(app: "Flask", state: "State") -> None:
             raise
         try:
             returned = perf_counter()
-            duration = returned - started
             inflight.pop(ident, None)
-            if endpoint is None:
-                submit((None, duration, wall, response.status_code, "", ""))
+            body = response.response
+            if type(body) is not list and type(body) is not ClosingIterator and response.is_streamed:
+                # (A ClosingIterator body is a WSGI app's finished output, e.g. an abort() or 404 page that
+                # Flask converted with force_type: nothing left to wait for.)
+                _time_stream(response, lambda status: finish((endpoint, started, wall, request.environ), status))
+                started_writer = False
             else:
-                submit((endpoint, duration, wall, response.status_code,
-                        group() if group_by is not None else "", client_ip(request.environ)))
-            # Plain attribute updates, no lock: two threads may lose one another's update now and then,
-            # which a mean over thousands of requests does not notice (a lock would cost more than it saves).
-            recorder.request_cost_s += (started - entered) + (perf_counter() - returned)
-            recorder.request_cost_n += 1
+                started_writer = record(endpoint, started, wall, response.status_code, request.environ)
+            if not started_writer:
+                # Plain attribute updates, no lock: two threads may lose one another's update now and then,
+                # which a mean over thousands of requests does not notice (a lock would cost more than it saves).
+                recorder.request_cost_s += (started - entered) + (perf_counter() - returned)
+                recorder.request_cost_n += 1
         except Exception:
             errors.report("record", "fmd: could not record a request")
         return response
@@ -155,3 +176,56 @@ def install(app: "Flask", state: "State") -> None:
     app.full_dispatch_request = full_dispatch_request  # type: ignore[method-assign]
     app.handle_exception = wrapped_handle_exception  # type: ignore[method-assign]
 
+
+def _time_stream(response: Any, done: Callable[[int], None]) -> None:
+    """Record *response* when the server has finished with its streamed body (closed, exhausted or failed)."""
+    status = response.status_code
+    body = response.response
+    if getattr(response, "direct_passthrough", False) and not hasattr(body, "__next__") \
+            and type(body).__name__ == "FileWrapper":
+        # A server's wsgi.file_wrapper (send_file): wrapping it would cost the server its sendfile(); it is
+        # timed until closed, and a file read failing midway is rare enough to leave as the status sent.
+        response.call_on_close(lambda: done(status))
+        return
+    response.response = _TimedBody(body, status, done)
+
+
+class _TimedBody:
+    """A streamed body that reports once: at close, at exhaustion, or as a 500 when it raises midway."""
+
+    __slots__ = ("_body", "_status", "_done", "_reported")
+
+    def __init__(self, body: Any, status: int, done: Callable[[int], None]) -> None:
+        self._body = body
+        self._status = status
+        self._done = done
+        self._reported = False
+
+    def __iter__(self) -> Any:
+        try:
+            yield from self._body
+        except GeneratorExit:  # the server stopped early (a client that went away): close() reports
+            raise
+        except BaseException:
+            self._report(500)
+            raise
+        self._report(self._status)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._report(self._status)
+
+    def __del__(self) -> None:  # a body nobody closed (a test client's unread response): still recorded
+        try:
+            self._report(self._status)
+        except Exception:
+            pass
+
+    def _report(self, status: int) -> None:
+        if not self._reported:
+            self._reported = True
+            self._done(status)

@@ -1,21 +1,24 @@
-"""The hand-off from request threads to the database: a bounded queue and one writer thread per process.
+"""One writer thread per process, between the hand-off queue and the database.
 
-A record is the tuple ``(endpoint, duration_s, started_epoch_s, status, group_by, ip)``; ``endpoint`` is
-None for a request that matched no route. Request threads only ``append`` one to a
-``deque(maxlen=QUEUE_SIZE)``: no lock, no I/O, never blocks. When the queue is full the oldest record is dropped (the deque does it) and the writer counts the drop.
-A batch held for a retry counts against the same bound: at most QUEUE_SIZE records wait in memory.
-The writer wakes every FLUSH_INTERVAL (never per request: waking costs more than the write), takes up to
-BATCH_SIZE records and writes raw rows plus rollups in one transaction. A failed write keeps its batch and
-retries with backoff (0.5 s doubling to 30 s); each batch has an id stored with it, so a retry after a
-commit whose acknowledgement was lost is recognised and not written twice.
+Request threads ``submit`` a record (a tuple ``(endpoint, duration_s, started_epoch_s, status, group_by, ip)``;
+``endpoint`` is None for a request that matched no route) into the bounded hand-off (fmd.instrument.handoff):
+no I/O, no waiting. The writer wakes every FLUSH_INTERVAL (never per request: waking costs more than the
+write), takes up to BATCH_SIZE records, and fmd.instrument.batches writes them, raw rows plus rollups in one
+transaction, isolating records a database refuses. Health goes to the process's row in its own transaction
+(fmd.instrument.health), so a failing write still shows there.
 
-fmd's own cost per request, since the process started: the request path sums its time into
-``request_cost_s``/``request_cost_n`` (see fmd.instrument.hooks); the writer sums the CPU time it spends taking
-and writing batches (``time.thread_time()``, so waiting for the database is not counted) and the records it
-wrote. Both means are in ``stats()`` and in the process's health row.
+Failures: a passing one (database down, lock timeout) keeps the batch and retries after a backoff (0.5 s
+doubling to 30 s). The backoff is never shortened by ``flush()``: a flush waits for the next scheduled
+attempt. At interpreter exit with the database down, one last attempt is made at once and the records still
+unwritten are logged as lost. A deadlock lost to another writer is retried at once, at a random offset.
+The loop is guarded as a whole: nothing can end the writer but ``stop()``.
+
+fmd's own cost per request: request threads sum their time into ``request_cost_s``/``request_cost_n`` (see
+fmd.instrument.hooks); the writer sums the CPU time it spends taking and writing batches
+(``time.thread_time()``, so waiting for the database is not counted) and the records it wrote.
 
 The thread starts lazily in each process (gunicorn forks workers after importing the app: a thread started
-in the parent does not exist in the child). ``os.register_at_fork`` resets the state in a child.
+in the parent does not exist in the child); ``os.register_at_fork`` resets the state in a child.
 """
 
 from __future__ import annotations
@@ -24,16 +27,16 @@ import atexit
 import logging
 import os
 import random
-import socket
 import threading
 import time
 import weakref
-from collections import deque
-from itertools import count
 from typing import Callable, Iterable
 
 from ..store.engine import Store
+from .batches import BatchWriter, is_lock_conflict, is_passing, short_error
 from .guard import ErrorLog
+from .handoff import Handoff
+from .health import process_row  # at import: a first import in the writer thread could race a fork
 from .levels import EXCLUDED, Levels
 
 log = logging.getLogger("fmd.recorder")
@@ -58,76 +61,89 @@ class Recorder:
         self.endpoint_names = endpoint_names
         #: The retention job's thread (fmd.instrument.maintenance), started and stopped with the writer.
         self.maintenance = None
+        self.handoff = Handoff(queue_size)
         self._reset()
         _recorders.add(self)
 
     def _reset(self) -> None:
         """Fresh per-process state (at creation and in a forked child)."""
-        self.queue: deque = deque(maxlen=self.queue_size)
-        #: endpoint -> epoch of its latest request, for every level (level 0 records nothing else).
-        self.last_seen: dict[str, float] = {}
-        self._submitted = count()
+        self.handoff.reset()
+        self.batches = BatchWriter(self.store, self.levels, self.version, self.errors)
         self.started = False
-        self._taken = 0
-        self._done = 0
-        self._evicted = 0  # records the full deque pushed out
-        self._trimmed = 0  # oldest records of a held batch given up to keep within QUEUE_SIZE
-        self.rows_written = 0
-        self.dropped = 0
-        self.already_written = 0  # retried batches that an earlier attempt had in fact committed
-        self.lock_conflicts = 0  # deadlocks lost to another writer, retried at once
-        self._conflicts_in_a_row = 0
-        self.failed_writes = 0
-        self.last_error: str | None = None
         self.request_cost_s = 0.0  # fmd's own time on the request path, summed by the request threads
         self.request_cost_n = 0
         self.writer_cpu_s = 0.0  # the writer thread's CPU time taking and writing batches
         self.writer_records = 0  # records those batches held
-        self._held: tuple | None = None
-        self._passes = 0
-        self._stopping = False
         self._thread: threading.Thread | None = None
-        self._endpoint_ids: dict[str, int] = {}
-        self._levels_version: str | None = None
-        self._wake = threading.Event()
+        self._pid = 0
+        self._stopping = False
+        self._wake = threading.Event()  # set by flush(): write now, unless a backoff is running
+        self._urgent = threading.Event()  # set by stop() and the exit flush: even a backoff ends
         self._progress = threading.Condition()
         self._start_lock = threading.Lock()
-        self._started_at = time.time()
-        self._process_id = f"{socket.gethostname()[:60]}:{os.getpid()}:{int(self._started_at)}"
+        self._passes_started = 0
+        self._passes_done = 0  # passes that wrote everything they took
+        self._not_before = 0.0  # monotonic time of the next allowed attempt after a failure
+        self._backoff = 0.0
+        self._conflicts_in_a_row = 0
         self._next_sync = 0.0
+        self._levels_version: str | None = None
         self._next_health = 0.0
         self._reported: tuple = ()
         self._next_prune = 0.0
 
-    # ------------------------------------------------------------------ request side (no I/O, no locks)
+    # ------------------------------------------------------------------ request side (no I/O)
 
-    def submit(self, record: tuple) -> None:
-        self.queue.append(record)
-        next(self._submitted)
+    def submit(self, record: tuple) -> bool:
+        """Queue one record; True when this call had to start the writer (its cost is not the request's)."""
+        self.handoff.put(record)
         if not self.started:
             self.start()
+            return True
+        return False
+
+    def touch(self, endpoint: str, when: float) -> bool:
+        """Note a level-0 request's time; True when this call had to start the writer."""
+        self.handoff.touch(endpoint, when)
+        if not self.started:
+            self.start()
+            return True
+        return False
+
+    # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
         """Start the writer thread of this process (idempotent; also called by the dashboard)."""
         with self._start_lock:
-            if self.started:
+            if self.running:
+                self.started = True
                 return
             self._stopping = False
             self._thread = threading.Thread(target=self._run, name="fmd-writer", daemon=True)
             self._thread.start()
+            self._pid = os.getpid()
             self.started = True
             if self.maintenance is not None:
                 self.maintenance.start()
 
+    @property
+    def running(self) -> bool:
+        """The writer thread of this process is alive."""
+        thread = self._thread
+        return thread is not None and self._pid == os.getpid() and thread.is_alive()
+
     def stop(self, timeout: float = 10.0) -> bool:
-        """Flush, then end the writer thread (for tests and orderly shutdown); False if the flush timed out."""
-        flushed = self.flush(timeout) if self.started else True
+        """Flush, then end the writer thread; False if the flush timed out. Safe from any thread, even the writer."""
+        own_thread = threading.current_thread() is self._thread
+        flushed = self.flush(timeout) if self.running and not own_thread else not self.pending()
         self._stopping = True
         self._wake.set()
+        self._urgent.set()
         if self.maintenance is not None:
             self.maintenance.stop()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        thread = self._thread
+        if thread is not None and not own_thread and self._pid == os.getpid():
+            thread.join(timeout)
         self.started = False
         _recorders.discard(self)
         return flushed
@@ -135,37 +151,59 @@ class Recorder:
     # ------------------------------------------------------------------ public
 
     def submitted(self) -> int:
-        return int(repr(self._submitted)[6:-1])  # itertools.count has no public getter; repr is 'count(N)'
+        return self.handoff.counts()[0]
+
+    def pending(self) -> int:
+        """Records accepted and not yet done with (queued or held by the writer)."""
+        _, _, queued, held = self.handoff.counts()
+        return queued + held
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Write everything submitted so far; True when done, False when *timeout* ran out first."""
-        target = self.submitted()
-        if target == 0 and not self.last_seen:
+        """Write everything submitted so far; True when done, False when *timeout* ran out first.
+
+        Never hurries a backoff: with the database down, it waits for the writer's next scheduled attempt.
+        """
+        submitted, dropped, _, _ = self.handoff.counts()
+        if submitted == 0 and not self.handoff.has_touches and not self.started:
             return True
+        accepted = submitted - dropped
         self.start()
         deadline = time.monotonic() + timeout
         with self._progress:
-            passes = self._passes
-            # Two passes: one already under way when flush() was called may have taken its last batch
-            # before the records (or last-seen times) just submitted.
-            while self._done + self.dropped < target or self._passes <= passes + 1:
+            # A pass under way may have taken its last batch before the records (or last-request times)
+            # submitted just now: wait for one that starts later.
+            wanted = self._passes_started + 1
+            while self.batches.tally.done < accepted or self._passes_done < wanted:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if remaining <= 0 or not self.running:
                     return False
                 self._wake.set()
                 self._progress.wait(min(remaining, 0.1))
         return True
 
+    def last_attempt(self, timeout: float) -> int:
+        """At exit: one attempt now, whatever the backoff; the records still unwritten afterwards."""
+        if not self.running:
+            return self.pending()
+        deadline = time.monotonic() + timeout
+        with self._progress:
+            wanted = self._passes_started + 1
+            self._not_before = 0.0
+            self._urgent.set()
+            self._wake.set()
+            while time.monotonic() < deadline and (self._passes_started < wanted or self._pass_running):
+                self._progress.wait(0.05)
+        return self.pending()
+
     def stats(self) -> dict:
-        # Drops are counted live (as the writer would), so they show while the writer waits or backs off.
-        evicted = max(self._evicted, self.submitted() - self._taken - len(self.queue))
-        held = self._held  # read once: the writer replaces it
-        return {"queue_length": len(self.queue) + (len(held[1]) if held else 0),
-                "submitted": self.submitted(), "rows_written": self.rows_written,
-                "dropped": max(self.dropped, evicted + self._trimmed), "failed_writes": self.failed_writes,
-                "last_error": self.last_error, "already_written": self.already_written,
-                "lock_conflicts": self.lock_conflicts,
-                "internal_errors": self.errors.total, "writer_running": self.started, **self.cost_us()}
+        submitted, dropped, queued, held = self.handoff.counts()
+        tally = self.batches.tally
+        return {"enabled": True, "queue_length": queued + held, "submitted": submitted,
+                "rows_written": tally.rows_written, "unrouted": tally.unrouted, "skipped": tally.skipped,
+                "rejected": tally.rejected, "dropped": dropped, "failed_writes": tally.failed_writes,
+                "last_error": tally.last_error, "already_written": tally.already_written,
+                "lock_conflicts": tally.lock_conflicts, "internal_errors": self.errors.total,
+                "writer_running": self.running, **self.cost_us()}
 
     def cost_us(self) -> dict:
         """Mean microseconds per request fmd spent on the request path and in the writer (None before any)."""
@@ -175,141 +213,105 @@ class Recorder:
 
     # ------------------------------------------------------------------ writer thread
 
-    def _run(self) -> None:
-        backoff = 0.0
-        while not self._stopping:
-            self._wake.wait(backoff or self.flush_interval)
-            self._wake.clear()
-            if self._stopping:
-                break
-            self._count_drops()  # also while the database is down: the drops are what an operator needs
-            try:
-                self._pass()
-                self._passes += 1
-                backoff = 0.0
-                self._conflicts_in_a_row = 0
-            except Exception as exc:  # the database is down, locked, or refused the batch: keep it, retry
-                if _is_lock_conflict(exc) and self._conflicts_in_a_row < 5:
-                    # Another writer won a lock race (MySQL/MariaDB deadlock, PostgreSQL 40P01): the
-                    # transaction was rolled back whole; try again at once, at a random offset.
-                    self._conflicts_in_a_row += 1
-                    self.lock_conflicts += 1
-                    backoff = random.uniform(0.01, 0.1)
-                    log.info("fmd: a write lost a lock race (%s); retrying", type(exc).__name__)
-                else:
-                    self.failed_writes += 1
-                    self.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                    backoff = min(max(backoff * 2, 0.5), _MAX_BACKOFF)
-                    self.errors.report("write", "fmd: could not write to its database (%s); retrying in %.1f s",
-                                       self.last_error[:300], backoff, exc_info=False)
-            with self._progress:
-                self._progress.notify_all()
+    _pass_running = False
 
-    def _count_drops(self) -> None:
-        """Count the deque's evictions, and trim a held batch so held + queued stays within QUEUE_SIZE."""
-        # Requests append before they count, and submitted() is read before len(queue): never an overcount.
-        evicted = self.submitted() - self._taken - len(self.queue)
-        if evicted > self._evicted:
-            self._evicted = evicted
-        held = self._held
-        if held is not None:
-            excess = len(held[1]) + len(self.queue) - self.queue_size
-            if excess > 0:
-                # The oldest go first, as in the deque. The batch keeps its id: if an earlier attempt did
-                # commit, the retry is still recognised (and the trimmed records were in fact stored).
-                self._held = (held[0], held[1][excess:], held[2])
-                self._trimmed += min(excess, len(held[1]))
-        self.dropped = self._evicted + self._trimmed
+    def _run(self) -> None:
+        while not self._stopping:
+            try:
+                delay = self._not_before - time.monotonic()
+                if delay > 0:  # backing off: only stop() or the exit flush cut it short, never flush()
+                    self._urgent.wait(delay)
+                    self._urgent.clear()
+                else:
+                    self._wake.wait(self.flush_interval)
+                self._wake.clear()
+                if self._stopping:
+                    break
+                self._pass()
+            except Exception:  # a bug of fmd's own: the writer must not die of it
+                self.errors.report("writer", "fmd: the writer thread hit an internal error; it goes on")
+                self._not_before = time.monotonic() + 1.0
+            finally:
+                with self._progress:
+                    self._progress.notify_all()
 
     def _pass(self) -> None:
+        """Sync levels when due, write what is queued, report health when due."""
+        with self._progress:
+            self._passes_started += 1
+            self._pass_running = True
+        wrote_all = False
+        try:
+            self._write_queued()
+        except Exception as exc:
+            self._failed(exc)
+        else:
+            self._backoff = 0.0
+            self._conflicts_in_a_row = 0
+            wrote_all = not self.batches.pending
+        try:
+            self._report_when_due()
+        finally:
+            with self._progress:
+                self._pass_running = False
+                if wrote_all:  # counted after the health row, so a flush() also covers that
+                    self._passes_done += 1
+
+    def _report_when_due(self) -> None:
+        now = time.time()
+        tally = self.batches.tally
+        state = (tally.failed_writes, tally.rejected, self.handoff.dropped)
+        if now >= self._next_health or self._reported != state:
+            # Also at once after a failure, a rejection or a drop, so an outage shows as soon as it can.
+            self._next_health = now + _HEALTH_EVERY
+            try:
+                self.report_health()
+                self._reported = state
+            except Exception as exc:
+                if not is_passing(exc):
+                    self.errors.report("health", "fmd: could not write this process's health row")
+
+    def _write_queued(self) -> None:
         now = time.time()
         if now >= self._next_sync:
             self._sync()
             self._next_sync = now + self.sync_interval
         # Bounded: under sustained load a pass must end, so levels and health stay current.
-        for _ in range(len(self.queue) // self.batch_size + 2):
+        for _ in range(len(self.handoff) // self.batch_size + 2):
             cpu = time.thread_time()
-            if self._held is None:
-                self._held = self._take()
-            if self._held is None:
-                break  # an idle wake-up is not counted: it would inflate the cost of the requests there were
+            records = 0
             try:
-                self._write(*self._held)
-                self.writer_records += len(self._held[1])
-                self._held = None
+                if not self.batches.pending:
+                    taken, touched = self.handoff.take(self.batch_size)
+                    unusable = self.batches.add(taken, touched)
+                    if unusable:
+                        self.handoff.release(unusable)
+                    if not self.batches.pending:
+                        break  # an idle wake-up is not counted: it would inflate the cost of real requests
+                records = self.batches.held
+                self.batches.write_pending(self.handoff.release, most=64)
             finally:  # a failed attempt's CPU counts too: it is part of what writing these records cost
                 self.writer_cpu_s += time.thread_time() - cpu
+                self.writer_records += records - self.batches.held
             with self._progress:
                 self._progress.notify_all()
-        if now >= self._next_health or self._reported != (self.failed_writes, self.dropped):
-            # Also at once after a failure or a drop, so an outage shows as soon as the database is back.
-            self._report_health()
-            self._next_health = now + _HEALTH_EVERY
 
-    def _take(self) -> tuple | None:
-        """Pop up to BATCH_SIZE records (and the pending last-seen times) as the next batch."""
-        records = []
-        pop = self.queue.popleft
-        try:
-            for _ in range(self.batch_size):
-                records.append(pop())
-        except IndexError:
-            pass
-        self._taken += len(records)
-        self._count_drops()
-        last_seen = {}
-        if self.last_seen:
-            pending, self.last_seen = self.last_seen, {}
-            last_seen = pending
-        if not records and not last_seen:
-            return None
-        from ..store.writes import new_batch_id
-
-        return (new_batch_id(), records, last_seen)
-
-    def _write(self, batch_id: str, records: list, last_seen: dict) -> None:
-        from ..store import writes
-
-        taken = len(records)
-        synced_at = self.levels.synced_at or 0.0
-        table = self.levels.table
-        for record in records:  # before the filter below: a level-0 endpoint still gets its last-requested time
-            if record[0] is not None:
-                previous = last_seen.get(record[0], 0.0)
-                if record[2] > previous:
-                    last_seen[record[0]] = record[2]
-        if records and any(r[2] < synced_at for r in records):
-            # Made before this process knew the stored levels: honour a level 0 set in the dashboard.
-            # (any(), not records[0]: a long request that started early can be queued after a later short one.)
-            records = [r for r in records if r[0] is None or r[2] >= synced_at or table.get(r[0], 1) > 0]
-        names = {name for name in last_seen if table.get(name, 0) != EXCLUDED}
-        unknown = [n for n in names if n not in self._endpoint_ids]
-        if unknown:
-            with self.store.write() as conn:
-                self._endpoint_ids.update(writes.ensure_endpoints(conn, self.store.tables, unknown, table))
-        try:
-            with self.store.write() as conn:
-                self._recreate_removed(conn, names)
-                written = writes.write_batch(conn, self.store.tables, batch_id, self.version, records,
-                                             self._endpoint_ids, {n: last_seen[n] for n in names})
-        except writes.AlreadyWritten:
-            written = sum(1 for r in records if r[0] is not None)
-            self.already_written += 1
-            log.info("fmd: batch %s was already stored by an earlier attempt", batch_id)
-        self.rows_written += written
-        self._done += taken
-
-    def _recreate_removed(self, conn, names: set) -> None:  # noqa: ANN001
-        """Re-create endpoints a merge removed since their ids were cached (see fmd.store.purge)."""
-        from ..store import writes
-        from ..store.purge import missing_endpoints
-
-        gone = missing_endpoints(conn, self.store.tables, {self._endpoint_ids[n] for n in names
-                                                          if n in self._endpoint_ids})
-        if gone:
-            self._endpoint_ids = {n: i for n, i in self._endpoint_ids.items() if i not in gone}
-            self._endpoint_ids.update(writes.ensure_endpoints(
-                conn, self.store.tables, [n for n in names if n not in self._endpoint_ids], self.levels.table))
+    def _failed(self, exc: Exception) -> None:
+        tally = self.batches.tally
+        if is_lock_conflict(exc) and self._conflicts_in_a_row < 5:
+            # Another writer won a lock race (MySQL/MariaDB deadlock, PostgreSQL 40P01): the transaction
+            # was rolled back whole; try again at once, at a random offset.
+            self._conflicts_in_a_row += 1
+            tally.lock_conflicts += 1
+            self._not_before = time.monotonic() + random.uniform(0.01, 0.1)
+            log.info("fmd: a write lost a lock race (%s); retrying", type(exc).__name__)
+            return
+        tally.failed_writes += 1
+        tally.last_error = short_error(exc)
+        self._backoff = min(max(self._backoff * 2, 0.5), _MAX_BACKOFF)
+        self._not_before = time.monotonic() + self._backoff
+        self.errors.report("write", "fmd: could not write to its database (%s); retrying in %.1f s",
+                           tally.last_error, self._backoff, exc_info=False)
 
     def _sync(self) -> None:
         """Learn levels changed elsewhere and register endpoints added to the app's URL map."""
@@ -324,45 +326,26 @@ class Recorder:
                 self._levels_version = version
                 if self.levels.synced_at is None:
                     self.levels.synced_at = time.time()
-        names = [n for n in self.endpoint_names() if self.levels.level_of(n) != EXCLUDED]
-        missing = [n for n in names if n not in self._endpoint_ids]
-        if missing:
-            with self.store.write() as conn:
-                self._endpoint_ids.update(writes.ensure_endpoints(conn, t, missing, self.levels.table))
+        self.batches.register([n for n in self.endpoint_names() if self.levels.level_of(n) != EXCLUDED])
 
-    def _report_health(self) -> None:
+    def report_health(self) -> None:
+        """Write this process's health row now (the writer does it every few seconds)."""
         from ..store import writes
 
-        row = {"id": self._process_id, "host": socket.gethostname()[:100], "pid": os.getpid(),
-               "started_at": _utc(self._started_at), "last_seen": writes.utcnow(),
-               "queue_length": len(self.queue), "rows_written": self.rows_written, "dropped": self.dropped,
-               "failed_writes": self.failed_writes, "internal_errors": self.errors.total,
-               "last_error": self.last_error, "version": self.version, **self.cost_us()}
+        same_store = [r for r in list(_recorders)
+                      if r.store.url == self.store.url and r.store.prefix == self.store.prefix and r.started]
+        row = process_row(same_store or [self], self.version)
         with self.store.write() as conn:
             writes.report_process(conn, self.store.tables, row)
             if time.time() >= self._next_prune:
                 writes.prune_batches(conn, self.store.tables)
                 self._next_prune = time.time() + 3600
-        self._reported = (row["failed_writes"], row["dropped"])
 
-
-def _is_lock_conflict(exc: BaseException) -> bool:
-    """A deadlock or lock timeout that rolled the whole transaction back (worth an immediate retry)."""
-    orig = getattr(exc, "orig", None)
-    if getattr(orig, "sqlstate", None) in ("40P01", "40001") or getattr(orig, "pgcode", None) in ("40P01", "40001"):
-        return True
-    args = getattr(orig, "args", ())
-    return bool(args) and args[0] in (1205, 1213)  # MySQL/MariaDB: lock wait timeout, deadlock
-
-
-def _utc(epoch: float):  # noqa: ANN202
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(epoch, timezone.utc).replace(tzinfo=None)
+    _report_health = report_health  # the name tests and the dashboard used before
 
 
 def flush_all(timeout: float = 10.0) -> bool:
-    """Flush every recorder of this process (at interpreter exit and on gunicorn's graceful stop)."""
+    """Flush every recorder of this process (fmd.flush(), gunicorn's graceful stop)."""
     ok = True
     deadline = time.monotonic() + timeout
     for recorder in list(_recorders):
@@ -371,10 +354,26 @@ def flush_all(timeout: float = 10.0) -> bool:
     return ok
 
 
+def _flush_at_exit(timeout: float = 10.0) -> None:
+    """At interpreter exit: flush; a recorder whose database is down gets one attempt, then its loss is logged."""
+    deadline = time.monotonic() + timeout
+    for recorder in list(_recorders):
+        if not recorder.running:
+            continue
+        remaining = max(deadline - time.monotonic(), 0.1)
+        if recorder.batches.tally.failed_writes and recorder._not_before > time.monotonic():
+            lost = recorder.last_attempt(min(remaining, 5.0))
+        else:
+            lost = 0 if recorder.flush(remaining) else recorder.pending()
+        if lost:
+            log.warning("fmd: %d records could not be written before exit (%s); they are lost", lost,
+                        recorder.batches.tally.last_error or "the database did not answer in time")
+
+
 def _after_fork_in_child() -> None:
     for recorder in list(_recorders):
         recorder._reset()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(flush_all)
+atexit.register(_flush_at_exit)

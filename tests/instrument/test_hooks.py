@@ -66,14 +66,14 @@ def test_failing_level_lookup(bare: list[tuple], sqlite_url: str, make_app) -> N
     assert app.extensions["fmd"].errors.counts == {"hook": len(PATHS) - 2}  # unrouted paths look up no level
 
 
-def test_full_queue_drops_the_oldest(sqlite_url: str, make_app) -> None:  # noqa: ANN001
+def test_full_queue_refuses_the_newest(sqlite_url: str, make_app) -> None:  # noqa: ANN001
     app = make_app(sqlite_url, queue_size=100)
     recorder = app.extensions["fmd"].recorder
     recorder.start = lambda: None  # the writer is stuck: nothing leaves the queue
     client = app.test_client()
     statuses = [client.get(f"/?n={i}").status_code for i in range(150)]
     assert statuses == [200] * 150
-    assert len(recorder.queue) == 100
+    assert len(recorder.handoff) == 100 and recorder.handoff.counts() == (150, 50, 100, 0)
     del recorder.start  # the writer comes back
     assert app.extensions["fmd"].flush(10)
     stats = fmd.stats(app)

@@ -1,4 +1,4 @@
-"""The recorder: a bounded queue that drops the oldest and counts exactly, flush(), fork, many writers."""
+"""The recorder: a bounded queue that refuses the newest when full and counts exactly, flush(), fork, many writers."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import os
 import threading
 import time
 
+import pytest
 from flask import request
 from sqlalchemy import func, select
 
 import fmd
+from conftest import server_url  # the suite's root conftest
 
 
 def _stored(app) -> dict:  # noqa: ANN001
@@ -34,8 +36,8 @@ def _wait(predicate, timeout: float = 5.0) -> bool:  # noqa: ANN001
     return True
 
 
-def test_full_queue_drops_the_oldest_and_counts_exactly(tmp_path, make_app) -> None:  # noqa: ANN001
-    """QUEUE_SIZE=100, database unreachable, 250 requests: 150 dropped, the newest 100 written later."""
+def test_full_queue_drops_the_newest_and_counts_exactly(tmp_path, make_app) -> None:  # noqa: ANN001
+    """QUEUE_SIZE=100, database unreachable, 250 requests: 150 dropped, the first 100 written later."""
     later = tmp_path / "not-yet"  # SQLite cannot open a file in a missing folder: the database is "down"
     fmd.config.group_by = lambda: request.args["n"]
     app = make_app(f"sqlite:///{later / 'fmd.db'}", queue_size=100)
@@ -57,7 +59,7 @@ def test_full_queue_drops_the_oldest_and_counts_exactly(tmp_path, make_app) -> N
     t = state.store.tables
     with state.store.read() as conn:
         kept = sorted(int(g) for g in conn.execute(select(t.request.c.group_by)).scalars())
-    assert kept == list(range(150, 250))  # the oldest went first
+    assert kept == list(range(100))  # a full queue refuses new records: the queued ones keep their place
 
 
 def test_forked_child_records_on_its_own(sqlite_url, make_app) -> None:  # noqa: ANN001
@@ -119,15 +121,13 @@ def test_many_writers_one_database_stay_exact(db_url, make_app) -> None:  # noqa
     assert all(s["failed_writes"] == 0 for s in stats)  # lock races are not failures of the database
 
 
-def test_a_real_deadlock_is_recognised_as_a_lock_race(db_url, prefix) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("server", ["postgresql", "mysql"])  # SQLite has one writer at a time: no deadlock
+def test_a_real_deadlock_is_recognised_as_a_lock_race(server, prefix) -> None:  # noqa: ANN001
     """Two transactions locking two rows in opposite orders: the loser's error is retried at once."""
-    from fmd.instrument.recorder import _is_lock_conflict
+    from fmd.instrument.batches import is_lock_conflict, is_passing
     from fmd.store.engine import make_engine
 
-    engine = make_engine(db_url)
-    if engine.dialect.name == "sqlite":  # one writer at a time: SQLite cannot deadlock
-        engine.dispose()
-        return
+    engine = make_engine(server_url(server))
     table = f"{prefix}deadlock"
     try:
         with engine.begin() as conn:
@@ -150,7 +150,7 @@ def test_a_real_deadlock_is_recognised_as_a_lock_race(db_url, prefix) -> None:  
             t.start()
         for t in threads:
             t.join(30)
-        assert len(errors) == 1 and _is_lock_conflict(errors[0]), errors
+        assert len(errors) == 1 and is_lock_conflict(errors[0]) and is_passing(errors[0]), errors
     finally:
         with engine.begin() as conn:
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")

@@ -1,0 +1,39 @@
+"""Make text storable in every database fmd writes to: applied in the writer thread, never on a request.
+
+A group_by value, an IP taken from X-Forwarded-For or an endpoint name is attacker-influenced text. Three kinds
+of character make a database refuse a whole batch (issue: one hostile request used to stall recording for good):
+
+- NUL (``\\x00``): PostgreSQL text cannot hold it ("cannot contain NUL (0x00) bytes"). Removed.
+- lone surrogates (``\\udc80``, e.g. from a JSON ``"\\udc80"`` or a ``surrogateescape``d header): no UTF-8
+  encoder accepts them (SQLite, psycopg and PyMySQL all raise UnicodeEncodeError). Each becomes ``?``.
+- text longer than its column: PostgreSQL and MySQL refuse it. Cut to the column's width, in characters.
+
+Characters outside the BMP (emoji) are kept: fmd's MySQL/MariaDB tables declare utf8mb4 explicitly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def storable(value: Any, limit: int) -> str:
+    """*value* as text every supported database stores, at most *limit* characters."""
+    if not isinstance(value, str):
+        value = "" if value is None else str(value)
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    if len(value) > limit:
+        value = value[:limit]
+    if not value.isascii():  # the common case (ASCII) skips the encode
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def storable_record(record: tuple, name_len: int, group_len: int, ip_len: int) -> tuple:
+    """A request record ``(endpoint, duration, started, status, group_by, ip)`` with storable text."""
+    endpoint, duration, started, status, group_by, ip = record
+    return (None if endpoint is None else storable(endpoint, name_len), float(duration), float(started),
+            int(status), storable(group_by, group_len), storable(ip, ip_len))
