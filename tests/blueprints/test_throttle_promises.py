@@ -88,3 +88,72 @@ def test_spraying_older_than_a_minute_is_forgotten(app) -> None:  # noqa: ANN001
     for i in range(PER_IP):
         throttle.record_failure(store, "10.9.3.1", f"old{i}", then)
     assert login(app.test_client(), "admin", "admin", REMOTE_ADDR="10.9.3.1").status_code == 302
+
+
+# ---------------------------------------------------------------- the window's edges and the wait, to the second
+
+def rows(store) -> int:  # noqa: ANN001
+    with store.read() as conn:
+        return len(conn.execute(store.tables.login_attempt.select()).all())
+
+
+def test_retry_after_counts_from_the_oldest_of_the_last_five(app) -> None:  # noqa: ANN001
+    store = app.extensions["fmd"].store
+    now = utcnow().replace(microsecond=0)
+    for ago in (50, 40, 30, 20, 10, 0):  # six failures; the last five began 40 s ago
+        throttle.record_failure(store, "10.9.4.1", "admin", now - timedelta(seconds=ago))
+    # Allowed again when the failure of 40 s ago leaves the minute, 20 s from now (the wait says one more second).
+    assert throttle.retry_after(store, "10.9.4.1", "admin", now) == 21
+    assert throttle.retry_after(store, "10.9.4.1", "admin", now + timedelta(seconds=19.5)) == 1
+    assert throttle.retry_after(store, "10.9.4.1", "admin", now + timedelta(seconds=20)) == 0
+
+
+def test_a_failure_exactly_one_minute_old_no_longer_counts(app) -> None:  # noqa: ANN001
+    store = app.extensions["fmd"].store
+    now = utcnow().replace(microsecond=0)
+    edge = now - timedelta(seconds=WINDOW_S)
+    for _ in range(PER_NAME):
+        throttle.record_failure(store, "10.9.5.1", "admin", edge)
+        throttle.record_failure(store, "10.9.5.2", "admin", edge - timedelta(milliseconds=500))
+    for ip in ("10.9.5.1", "10.9.5.2"):
+        assert throttle.retry_after(store, ip, "admin", now) == 0, ip
+        assert throttle.failures(store, ip, "admin", now) == 0, ip
+    ids, wait = throttle.admit(store, "10.9.5.1", "admin", now)
+    assert wait == 0 and len(ids) == 2  # evaluated: the five at the edge are outside the window
+
+
+def test_pruning_keeps_failures_still_inside_the_window(app) -> None:  # noqa: ANN001
+    store = app.extensions["fmd"].store
+    now = utcnow().replace(microsecond=0)
+    throttle.record_failure(store, "10.9.6.1", "early", now - timedelta(seconds=WINDOW_S))
+    throttle.record_failure(store, "10.9.6.2", "later", now)  # prunes rows older than the window, not equal
+    assert rows(store) == 4
+    throttle.failed(store, now)
+    assert rows(store) == 4
+    throttle.failed(store, now + timedelta(seconds=1))
+    assert rows(store) == 2
+
+
+def test_a_success_or_a_refusal_forgets_only_its_own_rows(app) -> None:  # noqa: ANN001
+    store = app.extensions["fmd"].store
+    for _ in range(3):
+        throttle.record_failure(store, "10.9.7.1", "bob")
+    ids, wait = throttle.admit(store, "10.9.7.2", "admin")
+    assert wait == 0
+    throttle.record_success(store, "10.9.7.2", "admin", ids)
+    assert throttle.failures(store, "10.9.7.1", "bob") == 3 and rows(store) == 6
+    for _ in range(PER_NAME):
+        throttle.record_failure(store, "10.9.7.3", "carol")
+    for _ in range(2):  # refused twice: hammering neither clears the failures nor adds to them
+        assert throttle.admit(store, "10.9.7.3", "carol")[1] > 0
+        assert throttle.failures(store, "10.9.7.3", "carol") == PER_NAME
+    assert throttle.failures(store, "10.9.7.1", "bob") == 3
+
+
+def test_names_that_cannot_be_encoded_are_counted_too(app) -> None:  # noqa: ANN001
+    store = app.extensions["fmd"].store
+    for _ in range(PER_NAME):
+        throttle.record_failure(store, "10.9.8.1", "\ud800bad")  # a lone surrogate: no UTF-8 text, still a key
+    assert throttle.failures(store, "10.9.8.1", "\ud800bad") == PER_NAME
+    assert throttle.retry_after(store, "10.9.8.1", "\ud800bad") > 0
+    assert throttle.retry_after(store, "10.9.8.1", "\udc00bad") == 0  # another name is another key
