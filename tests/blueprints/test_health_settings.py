@@ -142,3 +142,18 @@ def test_settings_are_for_admins(app) -> None:  # noqa: ANN001
     assert app.test_client().get(PREFIX + "/settings").headers["Location"].startswith(PREFIX + "/login")
     frag = logged_in(app).get(PREFIX + "/settings", headers={"HX-Request": "true"})
     assert frag.status_code == 200 and "<html" not in frag.text and 'id="fmd-settings"' in frag.text
+
+
+def test_health_accounts_for_every_submitted_request(app) -> None:  # noqa: ANN001
+    """Submitted exceeds rows written by the requests that write no row, and the page says which and why."""
+    host = app.test_client()
+    for path in ["/", "/no/such/page", "/"]:
+        host.get(path)
+    assert fmd.flush(5)
+    app.extensions["fmd"].recorder.report_health()
+    page = logged_in(app).get(PREFIX + "/health").text
+    this = page.split('id="fmd-this-process"')[1]
+    assert "<th>Requests submitted</th><td>3</td>" in this and "<th>Rows written</th><td>2</td>" in this
+    assert "<th>Counted only (matched no route)</th><td>1</td>" in this
+    assert "<th>Rejected (the database refused their data)</th><td class=\"\">0</td>" in this
+    assert "submitted = rows written + counted only" in page and "level-0 endpoint are not submitted" in page

@@ -95,3 +95,48 @@ def test_failing_group_by_never_fails_the_request(group_by, sqlite_url: str, mak
     assert len(lines) == 1, [r.getMessage() for r in lines]
     assert fmd.stats(app)["internal_errors"] == 101
     assert app.extensions["fmd"].errors.counts == {"group_by": 101}
+
+
+def _groups(app) -> list[str]:  # noqa: ANN001
+    from sqlalchemy import select
+
+    assert fmd.flush(10)
+    state = app.extensions["fmd"]
+    t = state.store.tables
+    with state.store.read() as conn:
+        return list(conn.execute(select(t.request.c.group_by).order_by(t.request.c.id)).scalars())
+
+
+def test_group_by_assigned_after_bind_takes_effect(sqlite_url, make_app) -> None:  # noqa: ANN001
+    app = make_app(sqlite_url)
+    client = app.test_client()
+    client.get("/")
+    fmd.config.group_by = lambda: "late"  # after bind: read when the request is recorded
+    client.get("/")
+    fmd.config.group_by = None
+    client.get("/")
+    assert _groups(app) == ["", "late", ""]
+
+
+def test_group_by_through_every_documented_path(sqlite_url, prefix, new_host_app) -> None:  # noqa: ANN001
+    fmd.config.group_by = lambda: "from fmd.config"
+    made = []
+    try:
+        for n, how in enumerate(("bind", "FMD", "app.config", "fmd.config")):
+            app = new_host_app()
+            options = {"database": sqlite_url, "table_prefix": f"{prefix}{n}_", "flush_interval": 0.05}
+            if how == "bind":
+                fmd.bind(app, group_by=lambda: "from bind", **options)
+            elif how == "FMD":
+                fmd.FMD(app, group_by=lambda: "from FMD", **options)
+            elif how == "app.config":
+                app.config["FMD_GROUP_BY"] = lambda: "from app.config"
+                fmd.bind(app, **options)
+            else:
+                fmd.bind(app, **options)
+            made.append(app)
+            app.test_client().get("/")
+            assert _groups(app) == [f"from {how}"]
+    finally:
+        for app in made:
+            app.extensions["fmd"].close(5)
