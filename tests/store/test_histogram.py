@@ -76,6 +76,8 @@ def test_empty_and_extreme_quantiles() -> None:
     assert lower_edge(100) <= percentile(counts, 0.0) < lower_edge(101)  # the smallest value's bucket
     assert lower_edge(200) <= percentile(counts, 1.0) < lower_edge(201)  # the largest value's bucket
     assert percentile(counts, 0.5) <= percentile(counts, 0.51)
+    # Out-of-range q is clamped to 0..1, never read past the last (or before the first) value.
+    assert percentile(counts, 1.5) == percentile(counts, 1.0) and percentile(counts, -0.5) == percentile(counts, 0.0)
 
 
 def test_repeated_buckets_add_up_and_order_of_qs_does_not_matter() -> None:
