@@ -86,11 +86,12 @@ class ForeignTablesError(ConfigError, SchemaError):
         self.tables = tables
         shown = ", ".join(tables[:12]) + (f" and {len(tables) - 12} more" if len(tables) > 12 else "")
         other = "fmd_" if prefix.lower() != "fmd_" else "fmd2_"
+        # No quotes or apostrophes: Health blanks quoted text in an error (it may hold other visitors' values).
         super().__init__(
-            f"TABLE_PREFIX = {prefix!r}: the database already holds tables under this prefix that are not fmd's "
-            f"({shown}). They look like another program's (Flask-MonitoringDashboard names its tables "
-            f"'fmdEndpoint', 'fmdRequest', ...) and some names clash with fmd's on databases that ignore case. "
-            f"fmd leaves them alone and records nothing: set another TABLE_PREFIX (e.g. {other!r}).")
+            f"TABLE_PREFIX = {prefix}: the database already holds tables under this prefix that fmd did not "
+            f"create ({shown}). They look like the tables of another program (Flask-MonitoringDashboard names them "
+            f"fmdEndpoint, fmdRequest, ...), and on databases that ignore case in names they clash with those of "
+            f"fmd. fmd leaves them alone and records nothing: set another TABLE_PREFIX, e.g. {other}")
 
 
 def scripts_dir() -> Path:
@@ -181,8 +182,8 @@ def ensure_at_head(engine: "Engine", prefix: str) -> str | None:
         revision = current_revision(conn, prefix)  # another worker may have migrated while we waited
         if revision is not None and revision not in known_revisions():
             raise SchemaError(
-                f"fmd's tables (prefix {prefix!r}) are at revision {revision!r}, which this fmd does not know "
-                f"(its newest is {HEAD!r}): a newer fmd has upgraded this database; install that version here.")
+                f"the fmd tables with prefix {prefix} are at revision {revision}, which this fmd does not know "
+                f"(its newest is {HEAD}): a newer fmd has upgraded this database; install that version here.")
         if revision is None:
             foreign = foreign_tables(conn, prefix)
             if foreign:
@@ -216,7 +217,7 @@ def _repair(conn: "Connection", prefix: str, missing: list[str]) -> None:
             return
         missing, problem = left, "they are still missing after creating them"
     raise SchemaError(
-        f"fmd's tables (prefix {prefix!r}) are marked as revision {HEAD} but tables are missing: "
+        f"the fmd tables with prefix {prefix} are marked as revision {HEAD} but tables are missing: "
         f"{', '.join(missing)}; {problem}. Fix the cause (e.g. permissions), then run `{UPGRADE_COMMAND}`.")
 
 
