@@ -60,7 +60,8 @@ _ALEMBIC_LOCK = threading.RLock()
 class SchemaError(RuntimeError):
     """fmd's tables cannot be brought to HEAD: written by a newer fmd, or incomplete and not repairable.
 
-    ``permanent`` says whether retrying can help without an operator (False only for a lock wait timing out).
+    ``permanent`` says whether retrying can help without an operator: False for a lock wait that timed out
+    and for missing tables whose creation failed with an OperationalError (a lock, a timeout, a read-only mount).
     """
 
     permanent = True
@@ -199,7 +200,7 @@ def ensure_at_head(engine: "Engine", prefix: str) -> str | None:
 
 def _repair(conn: "Connection", prefix: str, missing: list[str]) -> None:
     """Create *missing* tables of a database stamped at HEAD, or raise a SchemaError naming them and the fix."""
-    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import DBAPIError, OperationalError
 
     log.warning("fmd: its tables (prefix %r) are at revision %s but %d are missing (%s); creating them",
                 prefix, HEAD, len(missing), ", ".join(missing))
@@ -210,13 +211,17 @@ def _repair(conn: "Connection", prefix: str, missing: list[str]) -> None:
             conn.rollback()
         if isinstance(exc, DBAPIError) and exc.connection_invalidated:
             raise  # the connection was lost: a passing outage, not a verdict on the schema
-        problem = f"creating them failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
-    else:
-        left = missing_tables(conn, prefix)
-        if not left:
-            return
-        missing, problem = left, "they are still missing after creating them"
-    raise SchemaError(
+        error = _incomplete(prefix, missing, f"creating them failed: {type(exc).__name__}: "
+                                             f"{str(exc).splitlines()[0][:300]}")
+        error.permanent = not isinstance(exc, OperationalError)  # a lock, a timeout, a read-only mount may pass
+        raise error from exc
+    left = missing_tables(conn, prefix)
+    if left:
+        raise _incomplete(prefix, left, "they are still missing after creating them")
+
+
+def _incomplete(prefix: str, missing: list[str], problem: str) -> SchemaError:
+    return SchemaError(
         f"the fmd tables with prefix {prefix} are marked as revision {HEAD} but tables are missing: "
         f"{', '.join(missing)}; {problem}. Fix the cause (e.g. permissions), then run `{UPGRADE_COMMAND}`.")
 

@@ -102,4 +102,4 @@ def test_an_incomplete_database_that_cannot_be_repaired_is_refused_with_the_tabl
     message = str(caught.value)
     assert f"{prefix}meta, {prefix}rollup_day" in message and "flask fmd db upgrade" in message
     assert "readonly" in message.lower()  # the cause, in the driver's words
-    assert caught.value.permanent
+    assert not caught.value.permanent  # an OperationalError may pass (a read-only mount made writable)
