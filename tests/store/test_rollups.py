@@ -119,6 +119,15 @@ def expected_unrouted(records: list[tuple]) -> Counter:
                    for r in records if r[0] is None)
 
 
+@pytest.fixture(autouse=True)
+def _cold_hour_cache() -> None:
+    """Each test converts its hours afresh: a cache warmed by an earlier test (same seeded times) would hide a
+    wrong conversion."""
+    from fmd.store import rollups
+
+    rollups._EPOCH_CACHE.clear()
+
+
 @pytest.fixture
 def store(db_url: str, prefix: str):  # noqa: ANN201
     s = Store(db_url, prefix)
