@@ -87,6 +87,7 @@ def test_300_apps_created_and_dropped_leave_no_threads_nor_files(tmp_path: Path,
     assert open_fds() - fds_before <= 5
 
 
+@pytest.mark.slow  # ~7 s
 def test_nothing_of_fmd_keeps_an_app_alive(sqlite_url: str, prefix: str, new_host_app) -> None:  # noqa: ANN001
     app = new_host_app()
     state = fmd.bind(app, database=sqlite_url, table_prefix=prefix, flush_interval=0.05)
@@ -132,6 +133,7 @@ def test_close_flushes_stops_threads_and_is_idempotent(sqlite_url: str, prefix: 
     assert "close" in fmd.__all__
 
 
+@pytest.mark.slow  # ~9 s
 def test_a_finalizer_run_in_the_writer_thread_does_not_block_it(sqlite_url: str, prefix: str,
                                                                  new_host_app) -> None:  # noqa: ANN001
     """The collector may run an app's finalizer in any thread, fmd's own writer included."""

@@ -30,6 +30,7 @@ def raw_rows(store: Store) -> list:
                                    r.c.duration, r.c.group_by, r.c.ip)).all()
 
 
+@pytest.mark.slow  # seeds thousands of requests per database: ~10 s each
 def test_seeded_rollups_equal_the_raw_rows(store: Store) -> None:
     before = datetime.now(timezone.utc).replace(tzinfo=None)
     result = seed_demo(store, 20_000, 7, seed=7)
