@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from .levels import EXCLUDED
+from .storable import all_plain as _all_plain
 from .storable import storable, storable_record
 
 if TYPE_CHECKING:
@@ -119,12 +120,15 @@ class BatchWriter:
         from ..store.models import GROUP_LEN, IP_LEN, NAME_LEN
         from ..store.writes import new_batch_id
 
-        clean = []
-        for record in records:
-            try:
-                clean.append(storable_record(record, NAME_LEN, GROUP_LEN, IP_LEN))
-            except Exception:  # not a record at all: nothing a database could store
-                self._reject(1, "a malformed record")
+        if _all_plain(records, NAME_LEN, GROUP_LEN, IP_LEN):
+            clean = records  # the common case: one check over the whole batch, no per-record work
+        else:
+            clean = []
+            for record in records:
+                try:
+                    clean.append(storable_record(record, NAME_LEN, GROUP_LEN, IP_LEN))
+                except Exception:  # not a record at all: nothing a database could store
+                    self._reject(1, "a malformed record")
         last_seen = {storable(name, NAME_LEN): when for name, when in touched.items() if name is not None}
         if clean or last_seen:
             self.pending.append(Batch(new_batch_id(), clean, last_seen))

@@ -38,16 +38,17 @@ class Handoff:
         self.dropped = 0
         #: Records the writer has taken and not yet released (written or given up).
         self.held = 0
+        self._room = self.capacity  # capacity - held: what the queue may hold now
 
     # --------------------------------------------------------------------------- request threads
 
     def put(self, record: tuple) -> None:
         with self._lock:
             self.submitted += 1
-            if len(self._items) + self.held >= self.capacity:
-                self.dropped += 1
-            else:
+            if len(self._items) < self._room:
                 self._items.append(record)
+            else:
+                self.dropped += 1
 
     def touch(self, endpoint: Any, when: float) -> None:
         with self._lock:
@@ -64,12 +65,14 @@ class Handoff:
             records = [pop() for _ in range(n)]
             touched, self._touched = self._touched, {}
             self.held += n
+            self._room = self.capacity - self.held
         return records, touched
 
     def release(self, n: int) -> None:
         """*n* held records are done with (written, or given up as unstorable)."""
         with self._lock:
             self.held -= n
+            self._room = self.capacity - self.held
 
     # --------------------------------------------------------------------------- anyone
 

@@ -57,15 +57,22 @@ if TYPE_CHECKING:
 _PENDING = "_fmd_pending"
 
 
+class _NoConfig:
+    group_by = None
+
+
+_NO_CONFIG = _NoConfig()
+
+
 def install(app: "Flask", state: "State") -> None:
     """Wrap *app*'s dispatch so every request to a monitored endpoint is timed and queued."""
     levels = state.levels
     recorder = state.recorder
-    submit = recorder.submit
+    put = recorder.handoff.put  # (Recorder.submit is this plus the start check below, one call less here)
     inflight = state.inflight
     errors = state.errors
     fixed_group_by = state.settings.group_by  # from bind(group_by=...) or app.config: wins over fmd.config
-    live_config = state.settings.config  # the fmd.config the app was bound with, read per request
+    live_config = state.settings.config or _NO_CONFIG  # the fmd.config the app was bound with, read per request
     client_ip = client_ip_reader(state.settings.trusted_proxies)
     dispatch = app.full_dispatch_request
     handle_exception = app.handle_exception
@@ -74,13 +81,16 @@ def install(app: "Flask", state: "State") -> None:
         """Hand one finished request to the recorder; True when that started the writer."""
         duration = perf_counter() - started
         if endpoint is None:
-            return submit((None, duration, wall, status, "", ""))
-        return submit((endpoint, duration, wall, status, group(), client_ip(environ)))
+            put((None, duration, wall, status, "", ""))
+        else:
+            source = fixed_group_by if fixed_group_by is not None else live_config.group_by
+            put((endpoint, duration, wall, status, "" if source is None else group(source), client_ip(environ)))
+        if recorder.started:
+            return False
+        recorder.start()
+        return True
 
-    def group() -> str:
-        source = fixed_group_by if fixed_group_by is not None else getattr(live_config, "group_by", None)
-        if source is None:
-            return ""
+    def group(source: Any) -> str:
         try:
             return group_of(source)
         except Exception:

@@ -42,6 +42,7 @@ from .levels import EXCLUDED, Levels
 log = logging.getLogger("fmd.recorder")
 
 _MAX_BACKOFF = 30.0
+_PERMANENT_BACKOFF = 3600.0
 _HEALTH_EVERY = 5.0
 _recorders: "weakref.WeakSet[Recorder]" = weakref.WeakSet()
 
@@ -308,6 +309,15 @@ class Recorder:
             return
         tally.failed_writes += 1
         tally.last_error = short_error(exc)
+        if getattr(exc, "permanent", False):
+            # The database cannot take fmd's records until someone changes it or the configuration (say,
+            # TABLE_PREFIX names another program's tables: fmd.store.schema.ForeignTablesError). Retrying
+            # every 30 s would only repeat the error; look again hourly, in case it was fixed in place.
+            self._backoff = _PERMANENT_BACKOFF
+            self._not_before = time.monotonic() + self._backoff
+            self.errors.report("write", "fmd: cannot record into its database until it is fixed: %s",
+                               str(exc)[:500], exc_info=False)
+            return
         self._backoff = min(max(self._backoff * 2, 0.5), _MAX_BACKOFF)
         self._not_before = time.monotonic() + self._backoff
         self.errors.report("write", "fmd: could not write to its database (%s); retrying in %.1f s",

@@ -6,7 +6,7 @@ import pytest
 from flask import Flask
 
 import fmd
-from fmd.instrument.recorder import Recorder
+from fmd.instrument.handoff import Handoff
 
 PATHS = [("GET", "/"), ("GET", "/tuple"), ("GET", "/boom"), ("GET", "/missing"), ("GET", "/redirect"),
          ("GET", "/no/such/page"), ("POST", "/")]
@@ -39,7 +39,7 @@ def test_failing_submit(bare: list[tuple], sqlite_url: str, make_app,  # noqa: A
     def broken(self, record) -> None:  # noqa: ANN001
         raise RuntimeError("fmd bug")
 
-    monkeypatch.setattr(Recorder, "submit", broken)  # before bind: the hook keeps the bound method
+    monkeypatch.setattr(Handoff, "put", broken)  # before bind: the hook keeps the bound method
     app = make_app(sqlite_url)
     assert responses(app) == bare
     assert app.extensions["fmd"].errors.counts == {"record": len(PATHS)}
