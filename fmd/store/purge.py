@@ -36,6 +36,7 @@ from sqlalchemy.exc import DBAPIError
 from .models import Tables
 from .rollups import increment
 from .writes import bump_levels_version
+from .writes import missing_endpoints  # noqa: F401 - its home is writes (the writer's path); named here too
 
 if TYPE_CHECKING:
     from .engine import Store
@@ -92,16 +93,6 @@ def find_endpoint(conn: Connection, t: Tables, name_or_id: str | int) -> dict:
     if row is None:
         raise LifecycleError(f"no endpoint {name_or_id!r} is stored")
     return dict(row._mapping)
-
-
-def missing_endpoints(conn: Connection, t: Tables, ids: Iterable[int]) -> set[int]:
-    """The *ids* that no longer name a stored endpoint (removed by a merge since a writer cached them)."""
-    wanted = set(ids)
-    if not wanted:
-        return set()
-    e = t.endpoint
-    found = {row[0] for row in conn.execute(select(e.c.id).where(e.c.id.in_(sorted(wanted))))}
-    return wanted - found
 
 
 # ------------------------------------------------------------------------------------------------- purge

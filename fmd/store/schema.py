@@ -181,7 +181,9 @@ def ensure_at_head(engine: "Engine", prefix: str) -> str | None:
             return HEAD
     with _ALEMBIC_LOCK, _migration_lock(engine, prefix) as conn:  # the order is explained at _ALEMBIC_LOCK
         revision = current_revision(conn, prefix)  # another worker may have migrated while we waited
-        if revision is not None and revision not in known_revisions():
+        # Alembic is imported only when the schema is behind: a worker that waited for another's migration
+        # finds HEAD here and stays lean (issue 8 item 5).
+        if revision is not None and revision != HEAD and revision not in known_revisions():
             raise SchemaError(
                 f"the fmd tables with prefix {prefix} are at revision {revision}, which this fmd does not know "
                 f"(its newest is {HEAD}): a newer fmd has upgraded this database; install that version here.")

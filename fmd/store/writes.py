@@ -53,6 +53,19 @@ def insert_ignore(conn: Connection, table, rows: list[dict], keys: Sequence[str]
     conn.execute(stmt, rows)
 
 
+def missing_endpoints(conn: Connection, t: Tables, ids: Iterable[int]) -> set[int]:
+    """The *ids* that no longer name a stored endpoint (removed by a merge since a writer cached them).
+
+    Here rather than in ``purge``: the writer calls it, and importing purge would cost every worker its code.
+    """
+    wanted = set(ids)
+    if not wanted:
+        return set()
+    e = t.endpoint
+    found = {row[0] for row in conn.execute(select(e.c.id).where(e.c.id.in_(sorted(wanted))))}
+    return wanted - found
+
+
 def ensure_endpoints(conn: Connection, t: Tables, names: Iterable[str], level_of: Mapping[str, int]) -> dict[str, int]:
     """Create the endpoints not stored yet (at their current level); return name -> id for *names*."""
     wanted = {name[:NAME_LEN]: name for name in names}
