@@ -55,3 +55,22 @@ def test_an_htmx_request_is_told_to_load_the_login_page(app) -> None:  # noqa: A
     # Not htmx (the header must say "true"): a normal redirect.
     resp = client.get(PREFIX + "/health", headers={"HX-Request": "false"})
     assert resp.status_code == 302 and "HX-Redirect" not in resp.headers
+
+
+def test_the_hosts_authorize_sees_the_request_as_it_arrived(make_app, sqlite_url) -> None:  # noqa: ANN001
+    import fmd
+    from flask import request
+
+    seen = []
+
+    def authorize() -> bool:
+        seen.append((request.script_root, request.path, request.url))
+        return request.args.get("key") == "let-me-in"
+
+    fmd.config.authorize = authorize
+    app = dashboard(make_app, sqlite_url)
+    client = app.test_client()
+    assert client.get(PREFIX + "/health").status_code == 302
+    assert seen[-1] == ("", PREFIX + "/health", "http://localhost/dashboard/health")
+    assert client.get(PREFIX + "/settings?key=let-me-in").status_code == 200  # an admin page: authorize is admin
+    assert seen[-1] == ("", PREFIX + "/settings", "http://localhost/dashboard/settings?key=let-me-in")
