@@ -206,7 +206,7 @@ class BatchWriter:
     def _recreate_removed(self, conn, names: set) -> None:  # noqa: ANN001
         """Re-create endpoints a merge removed since their ids were cached (see fmd.store.purge)."""
         from ..store import writes
-        from ..store.purge import missing_endpoints
+        from ..store.writes import missing_endpoints
 
         gone = missing_endpoints(conn, self.store.tables, {self._endpoint_ids[n] for n in names
                                                           if n in self._endpoint_ids})

@@ -15,9 +15,10 @@ Contract:
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from typing import Any
+
+from .native import native_lock
 
 
 class Handoff:
@@ -29,7 +30,7 @@ class Handoff:
 
     def reset(self) -> None:
         """Fresh state: at creation and in a forked child (the parent's lock may be held by a lost thread)."""
-        self._lock = threading.Lock()
+        self._lock = native_lock()  # never held across a yield: safe for greenlets and OS threads alike
         self._items: deque = deque()
         self._touched: dict[str, float] = {}
         #: Records offered by request threads (accepted or not).

@@ -29,6 +29,7 @@ group_by is read when a request is recorded, not at bind: ``fmd.config.group_by 
 from __future__ import annotations
 
 import threading
+from os import getpid
 from time import perf_counter, time
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -80,6 +81,8 @@ def install(app: "Flask", state: "State") -> None:
     def record(endpoint: str | None, started: float, wall: float, status: int, environ: dict) -> bool:
         """Hand one finished request to the recorder; True when that started the writer."""
         duration = perf_counter() - started
+        if recorder.pid != getpid():  # forked without Python's fork hooks (uWSGI): this process's own state
+            recorder.adopt()
         if endpoint is None:
             put((None, duration, wall, status, "", ""))
         else:

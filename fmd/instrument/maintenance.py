@@ -16,8 +16,11 @@ import os
 import random
 import socket
 import threading
+import time
 import weakref
 from typing import TYPE_CHECKING, Any
+
+from .native import NativeEvent, native_lock, start_thread
 
 if TYPE_CHECKING:
     from ..store.engine import Store
@@ -48,9 +51,9 @@ class Maintenance:
         #: Results of the runs this process did (kind -> rows deleted), newest last; at most 10 kept.
         self.runs: list[dict[str, int]] = []
         self._pid = 0
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._lock = native_lock()
+        self._stop = NativeEvent()
+        self._alive = False  # this process's thread runs (set before it starts, cleared as it ends)
         _jobs.add(self)
 
     @classmethod
@@ -66,38 +69,51 @@ class Maintenance:
 
     @property
     def running(self) -> bool:
-        return self._pid == os.getpid() and self._thread is not None and self._thread.is_alive()
+        return self._pid == os.getpid() and self._alive
 
     def start(self) -> None:
         """Start this process's thread, unless it runs already (a forked child gets its own)."""
         if not self.enabled or self._pid == os.getpid():
             return
-        with self._lock:
+        with self._lock:  # decides who starts; released before the start (see fmd.instrument.native)
             if self._pid == os.getpid():
                 return
             # A forked child: the parent's thread does not exist here, and its Event may be in any state.
-            self._stop = threading.Event()
-            self._thread = threading.Thread(target=self._run, name="fmd-maintenance", daemon=True)
-            self._thread.start()
+            self._stop = NativeEvent()
+            self._alive = True
             self._pid = os.getpid()
+        try:
+            start_thread(self._run, "fmd-maintenance")
+        except BaseException:
+            self._alive = False
+            self._pid = 0
+            raise
 
     def stop(self, timeout: float = 5.0) -> None:
         """End the thread (for orderly shutdown and tests); a prune under way ends after its current batch."""
         self._stop.set()
-        thread = self._thread
-        if thread is not None and self._pid == os.getpid():
-            thread.join(timeout)
+        if self._pid == os.getpid() and threading.get_ident() != self._ident:
+            deadline = time.monotonic() + timeout
+            while self._alive and time.monotonic() < deadline:
+                time.sleep(0.005)
         self._pid = 0
-        self._thread = None
+
+    _ident: int | None = None
 
     def _run(self) -> None:
-        wait = self.first_delay if self.first_delay is not None else random.uniform(10, 60)
-        while not self._stop.wait(wait):
-            try:
-                self.run_once()
-            except Exception:  # the database is down or the schema is not there yet: try at the next check
-                self.errors.report("maintenance", "fmd: the retention job failed; it tries again later")
-            wait = self.check_every
+        self._ident = threading.get_ident()
+        stop = self._stop
+        try:
+            wait = self.first_delay if self.first_delay is not None else random.uniform(10, 60)
+            while not stop.wait(wait):
+                try:
+                    self.run_once()
+                except Exception:  # the database is down or the schema is not there yet: try at the next check
+                    self.errors.report("maintenance", "fmd: the retention job failed; it tries again later")
+                wait = self.check_every
+        finally:
+            if stop is self._stop:  # not a newer thread's flag
+                self._alive = False
 
     def run_once(self) -> dict[str, int] | None:
         """Take the lease if it expired and prune; the rows deleted per kind, or None when not our turn."""
@@ -118,7 +134,7 @@ class Maintenance:
 def _after_fork_in_child() -> None:
     # A lock held by a parent thread at fork time would stay held forever in the child.
     for job in list(_jobs):
-        job._lock = threading.Lock()
+        job._lock = native_lock()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

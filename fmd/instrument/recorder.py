@@ -38,6 +38,7 @@ from .guard import ErrorLog
 from .handoff import Handoff
 from .health import process_row  # at import: a first import in the writer thread could race a fork
 from .levels import EXCLUDED, Levels
+from .native import NativeEvent, native_lock, start_thread
 
 log = logging.getLogger("fmd.recorder")
 
@@ -45,6 +46,7 @@ _MAX_BACKOFF = 30.0
 _PERMANENT_BACKOFF = 3600.0
 _HEALTH_EVERY = 5.0
 _recorders: "weakref.WeakSet[Recorder]" = weakref.WeakSet()
+_adopt_lock = native_lock()
 
 
 class Recorder:
@@ -75,13 +77,15 @@ class Recorder:
         self.request_cost_n = 0
         self.writer_cpu_s = 0.0  # the writer thread's CPU time taking and writing batches
         self.writer_records = 0  # records those batches held
-        self._thread: threading.Thread | None = None
-        self._pid = 0
+        #: The process this state belongs to: a fork without Python's fork hooks (uWSGI) is noticed by it.
+        self.pid = os.getpid()
+        self._alive = False  # the writer thread of this process runs (set before it starts, cleared as it ends)
+        self._writer_ident: int | None = None
         self._stopping = False
-        self._wake = threading.Event()  # set by flush(): write now, unless a backoff is running
-        self._urgent = threading.Event()  # set by stop() and the exit flush: even a backoff ends
-        self._progress = threading.Condition()
-        self._start_lock = threading.Lock()
+        # Native primitives, whatever gevent or eventlet patch (see fmd.instrument.native).
+        self._wake = NativeEvent()  # set by flush(): write now, unless a backoff is running
+        self._urgent = NativeEvent()  # set by stop() and the exit flush: even a backoff ends
+        self._start_lock = native_lock()
         self._passes_started = 0
         self._passes_done = 0  # passes that wrote everything they took
         self._not_before = 0.0  # monotonic time of the next allowed attempt after a failure
@@ -97,6 +101,8 @@ class Recorder:
 
     def submit(self, record: tuple) -> bool:
         """Queue one record; True when this call had to start the writer (its cost is not the request's)."""
+        if self.pid != os.getpid():
+            self.adopt()
         self.handoff.put(record)
         if not self.started:
             self.start()
@@ -105,46 +111,67 @@ class Recorder:
 
     def touch(self, endpoint: str, when: float) -> bool:
         """Note a level-0 request's time; True when this call had to start the writer."""
+        if self.pid != os.getpid():
+            self.adopt()
         self.handoff.touch(endpoint, when)
         if not self.started:
             self.start()
             return True
         return False
 
+    def adopt(self) -> None:
+        """In a process forked without Python's fork hooks (uWSGI's C fork): drop the parent's state.
+
+        The parent's queued records are the parent's to write (copies here would be written twice), and its
+        writer thread does not exist here. Called on the first request of such a child, before its record.
+        """
+        with _adopt_lock:
+            if self.pid != os.getpid():
+                self._reset()
+
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        """Start the writer thread of this process (idempotent; also called by the dashboard)."""
+        """Start the writer thread of this process unless it runs (idempotent; also called by the dashboard).
+
+        The lock only decides who starts; the thread is started after it is released, because starting a
+        (patched) thread may switch greenlets, and a greenlet waiting on a native lock blocks them all.
+        """
+        if self.pid != os.getpid():
+            self.adopt()
         with self._start_lock:
-            if self.running:
+            if self._alive:
                 self.started = True
                 return
+            self._alive = True
             self._stopping = False
-            self._thread = threading.Thread(target=self._run, name="fmd-writer", daemon=True)
-            self._thread.start()
-            self._pid = os.getpid()
-            self.started = True
-            if self.maintenance is not None:
-                self.maintenance.start()
+        try:
+            start_thread(self._run, "fmd-writer")
+        except BaseException:
+            self._alive = False
+            raise
+        self.started = True
+        if self.maintenance is not None:
+            self.maintenance.start()
 
     @property
     def running(self) -> bool:
         """The writer thread of this process is alive."""
-        thread = self._thread
-        return thread is not None and self._pid == os.getpid() and thread.is_alive()
+        return self._alive and self.pid == os.getpid()
 
     def stop(self, timeout: float = 10.0) -> bool:
         """Flush, then end the writer thread; False if the flush timed out. Safe from any thread, even the writer."""
-        own_thread = threading.current_thread() is self._thread
+        own_thread = threading.get_ident() == self._writer_ident
         flushed = self.flush(timeout) if self.running and not own_thread else not self.pending()
         self._stopping = True
         self._wake.set()
         self._urgent.set()
         if self.maintenance is not None:
             self.maintenance.stop()
-        thread = self._thread
-        if thread is not None and not own_thread and self._pid == os.getpid():
-            thread.join(timeout)
+        if not own_thread and self.pid == os.getpid():
+            deadline = time.monotonic() + timeout
+            while self._alive and time.monotonic() < deadline:
+                time.sleep(0.005)
         self.started = False
         _recorders.discard(self)
         return flushed
@@ -170,16 +197,15 @@ class Recorder:
         accepted = submitted - dropped
         self.start()
         deadline = time.monotonic() + timeout
-        with self._progress:
-            # A pass under way may have taken its last batch before the records (or last-request times)
-            # submitted just now: wait for one that starts later.
-            wanted = self._passes_started + 1
-            while self.batches.tally.done < accepted or self._passes_done < wanted:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self.running:
-                    return False
-                self._wake.set()
-                self._progress.wait(min(remaining, 0.1))
+        # A pass under way may have taken its last batch before the records (or last-request times)
+        # submitted just now: wait for one that starts later. Polled with time.sleep, which a gevent worker
+        # patches to yield, so flushing from a greenlet never blocks the others.
+        wanted = self._passes_started + 1
+        while self.batches.tally.done < accepted or self._passes_done < wanted:
+            if time.monotonic() >= deadline or not self.running:
+                return False
+            self._wake.set()
+            time.sleep(0.002)
         return True
 
     def last_attempt(self, timeout: float) -> int:
@@ -187,13 +213,12 @@ class Recorder:
         if not self.running:
             return self.pending()
         deadline = time.monotonic() + timeout
-        with self._progress:
-            wanted = self._passes_started + 1
-            self._not_before = 0.0
-            self._urgent.set()
-            self._wake.set()
-            while time.monotonic() < deadline and (self._passes_started < wanted or self._pass_running):
-                self._progress.wait(0.05)
+        wanted = self._passes_started + 1
+        self._not_before = 0.0
+        self._urgent.set()
+        self._wake.set()
+        while time.monotonic() < deadline and (self._passes_started < wanted or self._pass_running):
+            time.sleep(0.005)
         return self.pending()
 
     def stats(self) -> dict:
@@ -217,6 +242,14 @@ class Recorder:
     _pass_running = False
 
     def _run(self) -> None:
+        self._writer_ident = threading.get_ident()
+        try:
+            self._loop()
+        finally:  # (nothing in the loop can end it but stop(); this keeps `running` true to the facts anyway)
+            self._alive = False
+            self.started = False
+
+    def _loop(self) -> None:
         while not self._stopping:
             try:
                 delay = self._not_before - time.monotonic()
@@ -232,15 +265,11 @@ class Recorder:
             except Exception:  # a bug of fmd's own: the writer must not die of it
                 self.errors.report("writer", "fmd: the writer thread hit an internal error; it goes on")
                 self._not_before = time.monotonic() + 1.0
-            finally:
-                with self._progress:
-                    self._progress.notify_all()
 
     def _pass(self) -> None:
         """Sync levels when due, write what is queued, report health when due."""
-        with self._progress:
-            self._passes_started += 1
-            self._pass_running = True
+        self._passes_started += 1
+        self._pass_running = True
         wrote_all = False
         try:
             self._write_queued()
@@ -253,10 +282,9 @@ class Recorder:
         try:
             self._report_when_due()
         finally:
-            with self._progress:
-                self._pass_running = False
-                if wrote_all:  # counted after the health row, so a flush() also covers that
-                    self._passes_done += 1
+            self._pass_running = False
+            if wrote_all:  # counted after the health row, so a flush() also covers that
+                self._passes_done += 1
 
     def _report_when_due(self) -> None:
         now = time.time()
@@ -294,8 +322,6 @@ class Recorder:
             finally:  # a failed attempt's CPU counts too: it is part of what writing these records cost
                 self.writer_cpu_s += time.thread_time() - cpu
                 self.writer_records += records - self.batches.held
-            with self._progress:
-                self._progress.notify_all()
 
     def _failed(self, exc: Exception) -> None:
         tally = self.batches.tally
@@ -380,10 +406,15 @@ def _flush_at_exit(timeout: float = 10.0) -> None:
                         recorder.batches.tally.last_error or "the database did not answer in time")
 
 
-def _after_fork_in_child() -> None:
+def after_fork_in_child() -> None:
+    """Fresh per-process state for every recorder (Python's fork hook; uWSGI's post-fork hook calls it too)."""
+    global _adopt_lock
+    _adopt_lock = native_lock()
     for recorder in list(_recorders):
-        recorder._reset()
+        if recorder.pid != os.getpid():
+            recorder._reset()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+_after_fork_in_child = after_fork_in_child  # the name fmd.instrument.servers may look for
+os.register_at_fork(after_in_child=after_fork_in_child)
 atexit.register(_flush_at_exit)
