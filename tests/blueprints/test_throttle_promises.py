@@ -157,3 +157,13 @@ def test_names_that_cannot_be_encoded_are_counted_too(app) -> None:  # noqa: ANN
     assert throttle.failures(store, "10.9.8.1", "\ud800bad") == PER_NAME
     assert throttle.retry_after(store, "10.9.8.1", "\ud800bad") > 0
     assert throttle.retry_after(store, "10.9.8.1", "\udc00bad") == 0  # another name is another key
+
+
+def test_a_refused_attempt_is_told_the_exact_wait_at_its_own_time(app) -> None:  # noqa: ANN001
+    store = app.extensions["fmd"].store
+    then = utcnow().replace(microsecond=0) - timedelta(hours=1)  # an attempt judged at a time of its own
+    for _ in range(PER_NAME):
+        throttle.record_failure(store, "10.9.9.1", "admin", then - timedelta(seconds=59.5))
+        throttle.record_failure(store, "10.9.9.2", "admin", then - timedelta(seconds=30))
+    assert throttle.admit(store, "10.9.9.1", "admin", then) == ([], 1)  # half a second left: one second
+    assert throttle.admit(store, "10.9.9.2", "admin", then) == ([], 31)

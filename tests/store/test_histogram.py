@@ -76,6 +76,9 @@ def test_empty_and_extreme_quantiles() -> None:
     assert lower_edge(100) <= percentile(counts, 0.0) < lower_edge(101)  # the smallest value's bucket
     assert lower_edge(200) <= percentile(counts, 1.0) < lower_edge(201)  # the largest value's bucket
     assert percentile(counts, 0.5) <= percentile(counts, 0.51)
+    # Between two values the quantile is interpolated, even for the last pair.
+    two = [(100, 1), (200, 1)]
+    assert lower_edge(101) < percentile(two, 0.5) < lower_edge(200)
     # Out-of-range q is clamped to 0..1, never read past the last (or before the first) value.
     assert percentile(counts, 1.5) == percentile(counts, 1.0) and percentile(counts, -0.5) == percentile(counts, 0.0)
 
