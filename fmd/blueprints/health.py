@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from flask import Blueprint, Response
 
+from ..instrument import servers
 from ..queries import health as queries
 from ..store.writes import utcnow
 from ._access import get_state, login_required
@@ -25,4 +26,5 @@ def index() -> Response:
         rows = queries.processes(conn, state.store.tables, now, stale_after)
     return page_or_fragment("fmd/health.html", "fmd/partials/_health.html", processes=rows,
                             totals=queries.totals(rows), this=state.stats(), now=now, stale_after=stale_after,
-                            version=state.version)
+                            version=state.version, queue_size=state.settings.queue_size,
+                            server_problems=servers.problems())  # SERVERS (issue 8 item 3)
