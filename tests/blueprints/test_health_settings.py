@@ -81,7 +81,8 @@ def test_health_shows_each_process_cost_per_request(app) -> None:  # noqa: ANN00
 def test_a_silent_process_is_marked(app) -> None:  # noqa: ANN001
     other_process(app, last_seen=writes.utcnow() - timedelta(hours=2))
     page = logged_in(app).get(PREFIX + "/health").text
-    assert "2 h ago (not reporting)" in page and "0 processes reporting" in page
+    assert "2 h ago (not reporting: the process or its writer is gone, 7 records were waiting)" in page
+    assert "0 processes reporting" in page
 
 
 def test_health_is_a_fragment_for_htmx_and_escapes_errors(app) -> None:  # noqa: ANN001
