@@ -167,3 +167,15 @@ def test_a_refused_attempt_is_told_the_exact_wait_at_its_own_time(app) -> None: 
         throttle.record_failure(store, "10.9.9.2", "admin", then - timedelta(seconds=30))
     assert throttle.admit(store, "10.9.9.1", "admin", then) == ([], 1)  # half a second left: one second
     assert throttle.admit(store, "10.9.9.2", "admin", then) == ([], 31)
+
+
+def test_each_failure_prunes_failures_older_than_the_window(app) -> None:  # noqa: ANN001
+    store = app.extensions["fmd"].store
+    now = utcnow().replace(microsecond=0)
+    throttle.record_failure(store, "10.9.10.1", "old", now - timedelta(hours=2))
+    assert rows(store) == 2
+    throttle.record_failure(store, "10.9.10.2", "recent", now - timedelta(seconds=30))  # the old pair goes
+    assert rows(store) == 2
+    throttle.record_failure(store, "10.9.10.3", "new", now)  # the recent pair is still inside the window
+    assert rows(store) == 4
+    assert throttle.failures(store, "10.9.10.2", "recent", now) == 1
