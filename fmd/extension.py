@@ -92,6 +92,12 @@ class FMD:
         state.host_app = app
         if unavailable is None:  # else nothing is queued: the host's requests are served unrecorded
             install(app, state)
+            # issue 8 (SERVERS): the server's limits, warned once; uWSGI's post-fork reset; SIGTERM flush.
+            from .instrument import servers, shutdown
+
+            servers.install_hooks()
+            servers.warn_once(log)
+            shutdown.install()
         state.dashboard = DashboardMount(app.wsgi_app, state, "/" + settings.custom_link)
         app.wsgi_app = state.dashboard  # type: ignore[method-assign]
         if settings.password == DEFAULT_PASSWORD:

@@ -1,0 +1,97 @@
+"""SIGTERM without a server's handler (waitress, ``python app.py``, a bare container): flush, then die of it.
+
+Python's default action for SIGTERM kills the process at once: atexit hooks never run, so whatever fmd had
+queued is lost (``docker stop`` and systemd send SIGTERM). gunicorn and uWSGI install their own handlers in
+their workers and stop them through a path that reaches fmd's exit flush; this module leaves those alone.
+
+Contract of ``install()`` (called at each bind; acts once per process):
+
+- only from the main thread (``signal.signal`` raises ValueError elsewhere: then nothing is installed);
+- never inside uWSGI (its C-level handlers are invisible to ``signal.getsignal``, which would report SIG_DFL);
+- only over SIG_DFL or a Python handler the host installed; SIG_IGN and handlers set outside Python are kept;
+- on SIGTERM: flush fmd's queues, bounded by FLUSH_TIMEOUT, in a helper thread (the signal interrupts the main
+  thread anywhere, possibly inside fmd's hand-off lock, so the main thread must not wait on that lock), then
+  call the previous Python handler once, or restore SIG_DFL and send SIGTERM again so the process ends with
+  the status its supervisor expects. The signal is never swallowed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from typing import Any
+
+log = logging.getLogger("fmd")
+
+#: Seconds the SIGTERM handler waits for fmd's queues to be written (docker stop waits 10 s before SIGKILL).
+FLUSH_TIMEOUT = 5.0
+
+_installed_pid = 0
+_previous: Any = None
+
+
+def install() -> bool:
+    """Install the flushing SIGTERM handler in this process if it may; True when installed now or before."""
+    global _installed_pid, _previous
+    if _installed_pid == os.getpid():
+        return True
+    if "uwsgi" in _loaded_servers():
+        return False
+    # Whether this is the main thread is left to signal.signal (ValueError elsewhere): under eventlet,
+    # threading.current_thread() in the main thread is not threading.main_thread().
+    try:
+        current = signal.getsignal(signal.SIGTERM)
+        if current is signal.SIG_IGN or current is None:  # ignored on purpose, or a handler set from C
+            return False
+        if current is not _on_sigterm:  # else inherited through a fork: keep the parent's previous handler
+            signal.signal(signal.SIGTERM, _on_sigterm)
+            _previous = current
+    except (ValueError, OSError, RuntimeError):  # not the main thread of the main interpreter
+        return False
+    _installed_pid = os.getpid()
+    return True
+
+
+def _loaded_servers() -> set[str]:
+    from . import servers
+
+    return {"uwsgi"} if servers._uwsgi() is not None else set()
+
+
+def flush_before_exit(timeout: float = FLUSH_TIMEOUT) -> bool:
+    """Write what fmd queued in this process, waiting at most *timeout* s; False when it did not finish."""
+    from .native import NativeEvent, start_thread
+
+    # A native OS thread and event even under gevent/eventlet: the handler runs in whatever greenlet the signal
+    # interrupted (possibly the hub), where joining a green thread cannot work.
+    done = NativeEvent()
+    ok: list[bool] = []
+
+    def flush() -> None:
+        from . import recorder
+
+        try:
+            at_exit = getattr(recorder, "_flush_at_exit", None)  # flush, or one attempt when backing off
+            if at_exit is not None:
+                at_exit(timeout)
+            else:  # pragma: no cover - a recorder without it
+                recorder.flush_all(timeout)
+            ok.append(True)
+        except Exception:
+            log.exception("fmd: could not flush on SIGTERM")
+        finally:
+            done.set()
+
+    start_thread(flush, "fmd-sigterm-flush")
+    return done.wait(timeout + 0.5) and bool(ok)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    previous = _previous
+    flush_before_exit()  # this process's own records (a forked child's recorders were reset at the fork)
+    if callable(previous):
+        previous(signum, frame)  # the host's own handler decides what SIGTERM means (once)
+        return
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
