@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import os
 import uuid
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import pytest
 from flask import Flask, abort, redirect
 
 import fmd
 from fmd.store.engine import make_engine
+
+if TYPE_CHECKING:
+    from fmd.store.engine import Store
 
 POSTGRES_URL = os.environ.get("FMD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MYSQL_URL = os.environ.get("FMD_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
@@ -73,6 +76,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path, prefix: str) -> Iterator[st
     yield url
     if request.param != "sqlite":
         drop_prefix(url, prefix)
+
+
+@pytest.fixture
+def store(db_url: str, prefix: str) -> Iterator["Store"]:
+    """fmd's store on each database in turn, its schema at head."""
+    from fmd.store.engine import Store
+
+    s = Store(db_url, prefix)
+    s.ensure_schema()
+    yield s
+    s.dispose()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta
-from typing import Iterator
+
 
 import pytest
 from lifecycle_data import add_outliers_and_profiles, counts, request_ids, sums, write
@@ -17,12 +17,6 @@ from fmd.store.purge import LifecycleError, find_endpoint, merge_endpoints, purg
 DAY1 = datetime(2024, 3, 4)
 
 
-@pytest.fixture
-def store(db_url: str, prefix: str) -> Iterator[Store]:
-    s = Store(db_url, prefix)
-    s.ensure_schema()
-    yield s
-    s.dispose()
 
 
 def traffic(name: str, day: datetime, n: int, user: str = "u", ip: str = "10.0.0.1", status: int = 200) -> list:

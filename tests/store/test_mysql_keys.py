@@ -22,12 +22,6 @@ from fmd.store.models import tables_for
 from .test_migrations import fmd_diff
 
 
-@pytest.fixture
-def store(db_url: str, prefix: str) -> Iterator[Store]:
-    s = Store(db_url, prefix)
-    s.ensure_schema()
-    yield s
-    s.dispose()
 
 
 def endpoint_rows(store: Store) -> set[tuple]:
@@ -50,9 +44,18 @@ def test_endpoints_differing_only_in_case_get_two_ids_and_keep_their_names(store
     assert endpoint_rows(store) == {(ids["user"], "user", 1), (ids["User"], "User", 2)}
 
 
-def test_the_mysql_upsert_never_rewrites_the_stored_row(store: Store) -> None:
-    if store.backend not in ("mysql", "mariadb"):
-        pytest.skip("ON DUPLICATE KEY UPDATE is MySQL's; SQLite and PostgreSQL do nothing on conflict")
+@pytest.fixture
+def mysql_store(prefix: str) -> Iterator[Store]:
+    """ON DUPLICATE KEY UPDATE is MySQL's (SQLite and PostgreSQL do nothing on conflict): MariaDB only."""
+    s = Store(server_url("mysql"), prefix)
+    s.ensure_schema()
+    yield s
+    s.dispose()
+    drop_prefix(server_url("mysql"), prefix)
+
+
+def test_the_mysql_upsert_never_rewrites_the_stored_row(mysql_store: Store) -> None:
+    store = mysql_store
     t = store.tables
     with store.write() as conn:
         ids = writes.ensure_endpoints(conn, t, ["orders"], {"orders": 2})

@@ -8,7 +8,7 @@ import multiprocessing
 import os
 import time
 from datetime import datetime, timedelta
-from typing import Iterator
+
 
 import pytest
 from lifecycle_data import add_outliers_and_profiles, counts, request_ids, sums, write
@@ -24,12 +24,6 @@ from fmd.store.writes import utcnow
 NOW = datetime(2024, 6, 30, 12)
 
 
-@pytest.fixture
-def store(db_url: str, prefix: str) -> Iterator[Store]:
-    s = Store(db_url, prefix)
-    s.ensure_schema()
-    yield s
-    s.dispose()
 
 
 def aged(name: str, days_ago: float, n: int, now: datetime = NOW) -> list:
