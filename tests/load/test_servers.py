@@ -82,7 +82,7 @@ def test_gunicorn_gevent_postgresql(kind, pg_url, prefix, serve, counts) -> None
 
 def test_gevent_postgresql_writer_keeps_up_under_sustained_load(pg_url, prefix, serve, counts) -> None:  # noqa: ANN001
     """~10 s of load at concurrency 20: the queue stays far below QUEUE_SIZE and rows are written meanwhile."""
-    queue_size = 10_000
+    queue_size = 100_000  # the default QUEUE_SIZE (issue 8 saw 12,011 queued and growing, nothing written)
     server = serve("gunicorn-gevent-pg-sustained", gunicorn_args("gevent", preload=True), pg_url, prefix,
                    FMD_QUEUE_SIZE=str(queue_size))
     found = counts(pg_url, prefix)
@@ -118,7 +118,9 @@ def test_gevent_postgresql_writer_keeps_up_under_sustained_load(pg_url, prefix, 
           f"samples {samples[::4]}")
     assert stored == sent
     assert len(queues) >= 10, samples
-    assert max(queues) < queue_size // 10, samples  # bounded far below QUEUE_SIZE, never growing with the load
+    assert max(queues) < queue_size // 20, samples  # bounded far below QUEUE_SIZE, even while tables are created
+    writing = [q for _, q, rows in samples if rows > 0 and q >= 0]
+    assert writing and max(writing) < 2_000, samples  # once writing, a few batches at most: it keeps up
     mid = [rows for t, _, rows in samples if 4.0 <= t <= 6.0]
     assert mid and mid[-1] > 0, samples  # rows are written while the load runs, not only at stop
     assert stored_at_end_of_load >= sent * 0.8, samples
