@@ -38,6 +38,21 @@ def _has_control_socket() -> bool:
     return any(setting.name == "control_socket" for setting in KNOWN_SETTINGS)
 
 
+def wait_listening(server, name: str, timeout: float) -> None:  # noqa: ANN001
+    """Wait until *server* (with .proc, .port, .log(), .kill()) accepts connections; kill it and raise if not."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {server.proc.returncode}:\n{server.log()}")
+        try:
+            socket.create_connection(("127.0.0.1", server.port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    server.kill()
+    raise RuntimeError(f"{name} did not listen within {timeout} s:\n{server.log()}")
+
+
 class Gunicorn:
     """``gunicorn hostapp:app`` in a subprocess, configured through FMD_* environment variables."""
 
@@ -66,17 +81,7 @@ class Gunicorn:
 
     def _wait_listening(self, timeout: float) -> None:
         """The master binds before it forks the workers: once it accepts, requests wait in the backlog."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.kill()
-        raise RuntimeError(f"gunicorn did not listen within {timeout} s:\n{self.log()}")
+        wait_listening(self, "gunicorn", timeout)
 
     def stop(self, timeout: float = 30, sig: int = signal.SIGTERM) -> int:
         """Stop as a process manager does it: SIGTERM (graceful) or SIGQUIT (quick) to the master, then wait."""

@@ -10,14 +10,12 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
-from .harness import HERE, free_port
+from .harness import HERE, free_port, wait_listening
 
 
 class Server:
@@ -39,17 +37,7 @@ class Server:
         self._wait_listening(listen_timeout)
 
     def _wait_listening(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.kill()
-        raise RuntimeError(f"{self.name} did not listen within {timeout} s:\n{self.log()}")
+        wait_listening(self, self.name, timeout)
 
     def stats(self) -> dict:
         """fmd.stats() of whichever worker answers."""
