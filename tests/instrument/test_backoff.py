@@ -7,9 +7,12 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 import fmd
 
 
+@pytest.mark.slow
 def test_flush_never_hurries_the_backoff(tmp_path, new_host_app) -> None:  # noqa: ANN001
     """The issue's figure: fmd.flush(3) made 26,260 write attempts. Backoff 0.5, 1, 2 s: at most 4 in 3 s."""
     (tmp_path / "not-a-directory").write_text("")  # the SQLite file cannot be created, even by root
@@ -47,6 +50,7 @@ _EXIT_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_exit_with_the_database_down_gives_up_after_one_attempt(tmp_path) -> None:  # noqa: ANN001
     (tmp_path / "not-a-directory").write_text("")
     url = f"sqlite:///{tmp_path / 'not-a-directory' / 'fmd.db'}"
