@@ -6,8 +6,9 @@ secret. While that fails, or when binding already found fmd's storage unusable (
 every page but the static files answers 503 with the reason; the store is tried again at most every
 RETRY_S seconds. A view that later fails on the database (it went down) gets the same page.
 
-The reason shown never holds SQL or its parameters (other visitors' values): for a driver error only the
-driver's exception class and the first line of its message.
+The page is shown before login, so it says what kind of problem it is and where to look, never the driver's
+message (hosts, users, values) or the server's paths: those go to the log. fmd's own schema and configuration
+errors are shown whole, being written by fmd for the operator.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class StoreUnavailable(Exception):
 
 
 def describe(exc: BaseException) -> str:
-    """A short, parameter-free description of *exc* for the dashboard's 503 page."""
+    """A short, parameter-free description of *exc*, for the log."""
     from sqlalchemy.exc import DBAPIError
 
     if isinstance(exc, DBAPIError):
@@ -43,6 +44,27 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, StoreUnavailable):
         return str(exc)[:1000]
     return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+def public_reason(exc: BaseException) -> str:
+    """What the 503 page tells anyone (it is shown before login): the kind of problem and what to do.
+
+    A driver's message names hosts, ports, users and sometimes row values, and a storage path names the
+    server's folders: those go to the log only. fmd's own schema and configuration errors are written by fmd
+    for the operator (table names, revisions, the option to change) and are shown whole.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    from ..options import ConfigError
+    from ..store.schema import SchemaError
+
+    if isinstance(exc, (SchemaError, ConfigError)):
+        return f"{type(exc).__name__}: {exc}"[:1000]
+    if isinstance(exc, StoreUnavailable):
+        return "fmd's storage could not be set up when the app started; the application's log (logger fmd) says why."
+    kind = type(exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc).__name__
+    return (f"{kind}: fmd's database cannot be reached or refused the request. The application's log "
+            "(logger fmd) has the driver's message.")
 
 
 class StoreGate:
@@ -61,8 +83,8 @@ class StoreGate:
         """None when the store is usable, else why not."""
         if self.ready:
             return None
-        if self.state.unavailable:
-            return self.state.unavailable
+        if self.state.unavailable:  # (its text names the server's folders: for the log, see fmd.extension)
+            return public_reason(StoreUnavailable(self.state.unavailable))
         with self._lock:  # one request tries; the others wait for its answer
             if self.ready:
                 return None
@@ -71,10 +93,10 @@ class StoreGate:
             try:
                 self.prepare()
             except Exception as exc:
-                self.reason = describe(exc)
+                self.reason = public_reason(exc)
                 self._retry_at = time.monotonic() + RETRY_S
                 self.state.errors.report("dashboard", "fmd: the dashboard cannot use its database: %s",
-                                         self.reason, exc_info=False)
+                                         describe(exc), exc_info=False)
                 return self.reason
             self.ready, self.reason = True, None
             return None
@@ -105,7 +127,8 @@ def install(app: Flask, state: "State", prepare: Callable[[], None]) -> StoreGat
         # Rendered straight from the Jinja environment: the context processors would load the user
         # (a database read) for the page shell.
         html = app.jinja_env.get_template("fmd/unavailable.html").render(
-            reason=describe(exc), css=url_for("static", filename="fmd/fmd.css"))
+            reason=str(exc) if isinstance(exc, StoreUnavailable) else public_reason(exc),
+            css=url_for("static", filename="fmd/fmd.css"))
         return Response(html, 503, {"Retry-After": str(int(RETRY_S)), "Cache-Control": "no-store"},
                         mimetype="text/html")
 
