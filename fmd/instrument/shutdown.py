@@ -44,6 +44,11 @@ def install() -> bool:
         current = signal.getsignal(signal.SIGTERM)
         if current is signal.SIG_IGN or current is None:  # ignored on purpose, or a handler set from C
             return False
+        if _is_server_handler(current):
+            # gunicorn (without --preload it loads the app after installing its worker's handlers): its
+            # graceful stop ends the worker through sys.exit, which reaches fmd's exit flush. Running ours
+            # first would only delay its stop (and, in a gevent worker, freeze the greenlets meanwhile).
+            return False
         if current is not _on_sigterm:  # else inherited through a fork: keep the parent's previous handler
             signal.signal(signal.SIGTERM, _on_sigterm)
             _previous = current
@@ -51,6 +56,17 @@ def install() -> bool:
         return False
     _installed_pid = os.getpid()
     return True
+
+
+#: Modules whose SIGTERM handlers stop their workers gracefully through a path that reaches atexit.
+SERVER_MODULES = ("gunicorn", "uwsgi")
+
+
+def _is_server_handler(handler: Any) -> bool:
+    """Whether *handler* belongs to a server that stops its workers gracefully by itself."""
+    module = getattr(handler, "__module__", None) or getattr(getattr(handler, "__func__", None), "__module__", "")
+    return bool(module) and any(module == m.rstrip(".") or module.startswith(m.rstrip(".") + ".")
+                                for m in SERVER_MODULES)
 
 
 def _loaded_servers() -> set[str]:

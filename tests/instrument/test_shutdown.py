@@ -98,3 +98,23 @@ def test_not_installed_outside_the_main_thread() -> None:
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_gunicorns_own_handler_is_left_alone() -> None:
+    """gunicorn without --preload loads the app after installing its worker's handlers: fmd keeps out of them."""
+    code = textwrap.dedent("""
+        import signal
+        from gunicorn.workers.base import Worker
+        from fmd.instrument import shutdown
+
+        class FakeWorker(Worker):
+            def __init__(self):
+                pass
+
+        handler = FakeWorker().handle_exit
+        signal.signal(signal.SIGTERM, handler)
+        assert shutdown.install() is False and signal.getsignal(signal.SIGTERM) == handler
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "ok", out.stderr
