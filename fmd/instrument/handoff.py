@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from .native import native_lock
+from ..native import native_lock
 
 
 class Handoff:

@@ -20,7 +20,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from .native import NativeEvent, native_lock, start_thread
+from ..native import NativeEvent, native_lock, start_thread
 
 if TYPE_CHECKING:
     from ..store.engine import Store
@@ -75,7 +75,7 @@ class Maintenance:
         """Start this process's thread, unless it runs already (a forked child gets its own)."""
         if not self.enabled or self._pid == os.getpid():
             return
-        with self._lock:  # decides who starts; released before the start (see fmd.instrument.native)
+        with self._lock:  # decides who starts; released before the start (see fmd.native)
             if self._pid == os.getpid():
                 return
             # A forked child: the parent's thread does not exist here, and its Event may be in any state.

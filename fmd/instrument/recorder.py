@@ -38,7 +38,7 @@ from .guard import ErrorLog
 from .handoff import Handoff
 from .health import process_row  # at import: a first import in the writer thread could race a fork
 from .levels import EXCLUDED, Levels
-from .native import NativeEvent, native_lock, start_thread
+from ..native import NativeEvent, native_lock, start_thread
 
 log = logging.getLogger("fmd.recorder")
 
@@ -82,7 +82,7 @@ class Recorder:
         self._alive = False  # the writer thread of this process runs (set before it starts, cleared as it ends)
         self._writer_ident: int | None = None
         self._stopping = False
-        # Native primitives, whatever gevent or eventlet patch (see fmd.instrument.native).
+        # Native primitives, whatever gevent or eventlet patch (see fmd.native).
         self._wake = NativeEvent()  # set by flush(): write now, unless a backoff is running
         self._urgent = NativeEvent()  # set by stop() and the exit flush: even a backoff ends
         self._start_lock = native_lock()

@@ -77,7 +77,7 @@ def _loaded_servers() -> set[str]:
 
 def flush_before_exit(timeout: float = FLUSH_TIMEOUT) -> bool:
     """Write what fmd queued in this process, waiting at most *timeout* s; False when it did not finish."""
-    from .native import NativeEvent, start_thread
+    from ..native import NativeEvent, start_thread
 
     # A native OS thread and event even under gevent/eventlet: the handler runs in whatever greenlet the signal
     # interrupted (possibly the hub), where joining a green thread cannot work.

@@ -8,10 +8,11 @@ readable by its owner only (it holds users' password hashes, IPs and the dashboa
 from __future__ import annotations
 
 import os
-import threading
 import weakref
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
+
+from ..native import YieldingRLock
 
 if TYPE_CHECKING:  # SQLAlchemy takes ~90 ms to import: binding fmd must not pay for it (first use does)
     from sqlalchemy import Connection, Engine
@@ -107,6 +108,12 @@ def _sqlite_setup(engine: "Engine", memory: bool) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("fmd_write") else "BEGIN")
 
 
+def _is_memory(url: str) -> bool:
+    """Whether *url* names an in-memory SQLite database (``sqlite://``, ``sqlite:///:memory:``)."""
+    head, _, rest = url.partition("://")
+    return head.split("+")[0] == "sqlite" and rest.split("?")[0] in ("", "/", "/:memory:")
+
+
 class Store:
     """Engine and tables for one bound app; the engine is created on first use in each process."""
 
@@ -115,8 +122,11 @@ class Store:
         self.prefix = prefix
         self._engine: Engine | None = None
         self._pid = 0
-        self._lock = threading.RLock()
+        self._lock = YieldingRLock()  # engine creation and the schema check; greenlets exclude each other too
         self._schema_ready_pid = 0
+        #: An in-memory SQLite database is one connection shared by every thread (StaticPool): a reader's
+        #: failed BEGIN would roll back the writer's open transaction. Its uses take turns.
+        self._memory = _is_memory(url)
         _stores.add(self)
 
     @property
@@ -156,16 +166,27 @@ class Store:
     def write(self) -> Iterator["Connection"]:
         """A transaction that takes the write lock at once (SQLite) and commits on success."""
         self.ensure_schema()
-        with self.engine.connect().execution_options(fmd_write=True) as conn:
-            with conn.begin():
-                yield conn
+        with self._turn():
+            with self.engine.connect().execution_options(fmd_write=True) as conn:
+                with conn.begin():
+                    yield conn
 
     @contextmanager
     def read(self) -> Iterator["Connection"]:
         """A read-only connection (its transaction is rolled back at the end)."""
         self.ensure_schema()
-        with self.engine.connect() as conn:
-            yield conn
+        with self._turn():
+            with self.engine.connect() as conn:
+                yield conn
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """Exclusive use of the connection for an in-memory database; nothing for any other."""
+        if not self._memory:
+            yield
+            return
+        with self._lock:
+            yield
 
     def dispose(self) -> None:
         if self._engine is not None:
@@ -180,7 +201,7 @@ def _after_fork_in_child() -> None:
     # A fork while another thread held a store's lock (say, during a migration) would leave the child's
     # copy locked forever; the child has that one thread only, so a fresh lock is safe.
     for store in list(_stores):
-        store._lock = threading.RLock()
+        store._lock = YieldingRLock()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -25,11 +25,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import threading
+
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from ..native import YieldingRLock
 from ..options import ConfigError
 
 if TYPE_CHECKING:  # SQLAlchemy is imported on first use, never at bind time
@@ -54,7 +55,7 @@ UPGRADE_COMMAND = "flask fmd db upgrade"
 #: up by migrations of unrelated databases here. No cycle: this lock is private to the process, so the process
 #: that holds a database's lock never waits for it. The cost: while one app here waits for another process's
 #: migration, this process's other first uses wait too (first use only; the fast path takes no lock).
-_ALEMBIC_LOCK = threading.RLock()
+_ALEMBIC_LOCK = YieldingRLock()  # greenlets of one thread exclude each other too (fmd.native)
 
 
 class SchemaError(RuntimeError):
@@ -319,7 +320,7 @@ def _new_lock_in_child() -> None:
     # A fork while another thread held the lock (a migration under way) would leave the child's copy held
     # forever; the child runs only the forking thread, so a fresh lock is safe.
     global _ALEMBIC_LOCK
-    _ALEMBIC_LOCK = threading.RLock()
+    _ALEMBIC_LOCK = YieldingRLock()
 
 
 os.register_at_fork(after_in_child=_new_lock_in_child)

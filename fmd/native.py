@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from typing import Any, Callable
 
 try:
@@ -86,3 +87,44 @@ class NativeEvent:
         if self._lock.acquire(True, max(timeout, 0.0)):
             self._lock.release()  # stays set until clear()
         return self._flag
+
+
+class YieldingRLock:
+    """A re-entrant lock for OS threads and greenlets alike, for rare, possibly long holds (a migration).
+
+    Owned by ``threading.get_ident()`` (a gevent worker patches it to the greenlet's id), so two greenlets of one
+    thread exclude each other, which a native RLock would not (it is owned by the OS thread); a waiter polls
+    with ``time.sleep`` (which yields in a gevent worker), so it never blocks the greenlet holding the lock.
+    """
+
+    def __init__(self) -> None:
+        self._lock = native_lock()
+        self._owner: int | None = None
+        self._count = 0
+
+    def acquire(self) -> bool:
+        me = threading.get_ident()
+        if self._owner == me:
+            self._count += 1
+            return True
+        delay = 0.0001
+        while not self._lock.acquire(False):
+            time.sleep(delay)
+            delay = min(delay * 2, 0.005)
+        self._owner, self._count = me, 1
+        return True
+
+    def release(self) -> None:
+        if self._owner != threading.get_ident():
+            raise RuntimeError("release of a YieldingRLock this thread or greenlet does not hold")
+        self._count -= 1
+        if self._count == 0:
+            self._owner = None
+            self._lock.release()
+
+    def __enter__(self) -> "YieldingRLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
