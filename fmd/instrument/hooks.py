@@ -157,7 +157,8 @@ def install(app: "Flask", state: "State") -> None:
             if type(body) is not list and type(body) is not ClosingIterator and response.is_streamed:
                 # (A ClosingIterator body is a WSGI app's finished output, e.g. an abort() or 404 page that
                 # Flask converted with force_type: nothing left to wait for.)
-                _time_stream(response, lambda status: finish((endpoint, started, wall, request.environ), status))
+                _time_stream(response, lambda status: finish((endpoint, started, wall, request.environ), status),
+                             request.environ, recorder.late)
                 started_writer = False
             else:
                 started_writer = record(endpoint, started, wall, response.status_code, request.environ)
@@ -190,29 +191,62 @@ def install(app: "Flask", state: "State") -> None:
     app.handle_exception = wrapped_handle_exception  # type: ignore[method-assign]
 
 
-def _time_stream(response: Any, done: Callable[[int], None]) -> None:
+def _time_stream(response: Any, done: Callable[[int], None], environ: dict, late: Any) -> None:
     """Record *response* when the server has finished with its streamed body (closed, exhausted or failed)."""
     status = response.status_code
     body = response.response
-    if getattr(response, "direct_passthrough", False) and not hasattr(body, "__next__") \
-            and type(body).__name__ == "FileWrapper":
-        # A server's wsgi.file_wrapper (send_file): wrapping it would cost the server its sendfile(); it is
-        # timed until closed, and a file read failing midway is rare enough to leave as the status sent.
-        response.call_on_close(lambda: done(status))
-        return
-    response.response = _TimedBody(body, status, done)
+    wrapper = environ.get("wsgi.file_wrapper")
+    if isinstance(wrapper, type) and isinstance(body, wrapper):
+        # The server's own file wrapper (send_file): it must stay an instance of that type, or the server
+        # loses its sendfile() (gunicorn checks isinstance). It becomes one of a subclass that reports on close.
+        try:
+            body.__class__ = _closing_subclass(wrapper)
+            body._fmd_report = (done, status)
+            own_close = body.__dict__.get("close")  # gunicorn's sets close = file.close on the instance
+            if own_close is not None:
+                body.close = lambda: _close_and_report(body, own_close)
+            return
+        except (TypeError, AttributeError):  # a wrapper with __slots__ or from C: time it as any stream
+            pass
+    response.response = _TimedBody(body, status, done, late)
+
+
+_subclasses: dict[type, type] = {}
+
+
+def _closing_subclass(cls: type) -> type:
+    """A subclass of a server's file wrapper whose close() also reports the request."""
+    sub = _subclasses.get(cls)
+    if sub is None:
+        inner = getattr(cls, "close", None)  # (gunicorn's has none: it sets one on the instance, if any)
+
+        def close(self: Any) -> None:
+            _close_and_report(self, (lambda: inner(self)) if inner is not None else (lambda: None))
+
+        sub = _subclasses[cls] = type(cls.__name__, (cls,), {"close": close, "__module__": cls.__module__})
+    return sub
+
+
+def _close_and_report(body: Any, close: Callable[[], None]) -> None:
+    try:
+        close()
+    finally:
+        report = body.__dict__.pop("_fmd_report", None)
+        if report is not None:
+            report[0](report[1])
 
 
 class _TimedBody:
     """A streamed body that reports once: at close, at exhaustion, or as a 500 when it raises midway."""
 
-    __slots__ = ("_body", "_status", "_done", "_reported")
+    __slots__ = ("_body", "_status", "_done", "_reported", "_late")
 
-    def __init__(self, body: Any, status: int, done: Callable[[int], None]) -> None:
+    def __init__(self, body: Any, status: int, done: Callable[[int], None], late: Any) -> None:
         self._body = body
         self._status = status
         self._done = done
         self._reported = False
+        self._late = late
 
     def __iter__(self) -> Any:
         try:
@@ -233,10 +267,14 @@ class _TimedBody:
             self._report(self._status)
 
     def __del__(self) -> None:  # a body nobody closed (a test client's unread response): still recorded
-        try:
-            self._report(self._status)
-        except Exception:
-            pass
+        # Not recorded here: the garbage collector may run this while this very thread holds the hand-off's
+        # lock. SimpleQueue.put is safe in __del__; the writer thread reports it at its next pass.
+        if not self._reported:
+            self._reported = True
+            try:
+                self._late.put((self._done, self._status))
+            except Exception:
+                pass
 
     def _report(self, status: int) -> None:
         if not self._reported:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import queue
 import random
 import threading
 import time
@@ -65,6 +66,9 @@ class Recorder:
         #: The retention job's thread (fmd.instrument.maintenance), started and stopped with the writer.
         self.maintenance = None
         self.handoff = Handoff(queue_size)
+        #: Streams finished where recording them could deadlock (a garbage collector's __del__): (report, status)
+        #: pairs the writer thread reports at its next pass (see fmd.instrument.hooks).
+        self.late: queue.SimpleQueue = queue.SimpleQueue()
         self._reset()
         _recorders.add(self)
 
@@ -301,6 +305,12 @@ class Recorder:
                     self.errors.report("health", "fmd: could not write this process's health row")
 
     def _write_queued(self) -> None:
+        while True:
+            try:
+                report, status = self.late.get_nowait()
+            except queue.Empty:
+                break
+            report(status)
         now = time.time()
         if now >= self._next_sync:
             self._sync()

@@ -129,3 +129,24 @@ def test_a_test_client_stream_is_recorded_when_read_or_dropped(tmp_path, sqlite_
         assert fmd.stats(app)["rows_written"] == 2
     finally:
         app.extensions["fmd"].close(5)
+
+
+def test_a_servers_file_wrapper_keeps_its_type_and_is_recorded_when_closed(tmp_path, sqlite_url) -> None:  # noqa: ANN001
+    """send_file under gunicorn: the body stays gunicorn's FileWrapper (its sendfile() checks isinstance)."""
+    from gunicorn.http.wsgi import FileWrapper
+    from werkzeug.test import EnvironBuilder
+
+    app = _app(tmp_path)
+    fmd.bind(app, database=sqlite_url, flush_interval=0.05)
+    try:
+        environ = EnvironBuilder(path="/file").get_environ()
+        environ["wsgi.file_wrapper"] = FileWrapper
+        started = []
+        body = app(environ, lambda status, headers, exc_info=None: started.append(status))
+        assert isinstance(body, FileWrapper) and started == ["200 OK"]
+        assert sum(len(chunk) for chunk in body) == 2_000_000
+        assert fmd.stats(app)["submitted"] == 0  # not before the server closed it
+        body.close()
+        assert fmd.flush(10) and _recorded(app)["file"][1] == 200
+    finally:
+        app.extensions["fmd"].close(5)
