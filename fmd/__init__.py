@@ -46,7 +46,7 @@ def _state(app: "Flask | None") -> "State | DisabledState":
 
 def flush(timeout: float = 10.0) -> bool:
     """Write every queued record of every bound app in this process; False if *timeout* ran out first."""
-    from .instrument.recorder import flush_all
+    from .instrument.shutdown import flush_all
 
     return flush_all(timeout)
 

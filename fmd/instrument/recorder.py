@@ -23,7 +23,6 @@ in the parent does not exist in the child); ``os.register_at_fork`` resets the s
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import queue
@@ -190,10 +189,16 @@ class Recorder:
         _, _, queued, held = self.handoff.counts()
         return queued + held
 
-    def flush(self, timeout: float = 10.0) -> bool:
+    @property
+    def backing_off(self) -> bool:
+        """The last write failed and the writer waits before the next attempt."""
+        return self._not_before > time.monotonic()
+
+    def flush(self, timeout: float = 10.0, until_failure: bool = False) -> bool:
         """Write everything submitted so far; True when done, False when *timeout* ran out first.
 
         Never hurries a backoff: with the database down, it waits for the writer's next scheduled attempt.
+        With *until_failure*, it also gives up (False) as soon as a write fails.
         """
         submitted, dropped, _, _ = self.handoff.counts()
         if submitted == 0 and not self.handoff.has_touches and not self.started:
@@ -205,8 +210,11 @@ class Recorder:
         # submitted just now: wait for one that starts later. Polled with time.sleep, which a gevent worker
         # patches to yield, so flushing from a greenlet never blocks the others.
         wanted = self._passes_started + 1
+        failures = self.batches.tally.failed_writes
         while self.batches.tally.done < accepted or self._passes_done < wanted:
             if time.monotonic() >= deadline or not self.running:
+                return False
+            if until_failure and self.batches.tally.failed_writes > failures:
                 return False
             self._wake.set()
             time.sleep(0.002)
@@ -390,32 +398,6 @@ class Recorder:
     _report_health = report_health  # the name tests and the dashboard used before
 
 
-def flush_all(timeout: float = 10.0) -> bool:
-    """Flush every recorder of this process (fmd.flush(), gunicorn's graceful stop)."""
-    ok = True
-    deadline = time.monotonic() + timeout
-    for recorder in list(_recorders):
-        if recorder.started:
-            ok = recorder.flush(max(deadline - time.monotonic(), 0.1)) and ok
-    return ok
-
-
-def _flush_at_exit(timeout: float = 10.0) -> None:
-    """At interpreter exit: flush; a recorder whose database is down gets one attempt, then its loss is logged."""
-    deadline = time.monotonic() + timeout
-    for recorder in list(_recorders):
-        if not recorder.running:
-            continue
-        remaining = max(deadline - time.monotonic(), 0.1)
-        if recorder.batches.tally.failed_writes and recorder._not_before > time.monotonic():
-            lost = recorder.last_attempt(min(remaining, 5.0))
-        else:
-            lost = 0 if recorder.flush(remaining) else recorder.pending()
-        if lost:
-            log.warning("fmd: %d records could not be written before exit (%s); they are lost", lost,
-                        recorder.batches.tally.last_error or "the database did not answer in time")
-
-
 def after_fork_in_child() -> None:
     """Fresh per-process state for every recorder (Python's fork hook; uWSGI's post-fork hook calls it too)."""
     global _adopt_lock
@@ -427,4 +409,5 @@ def after_fork_in_child() -> None:
 
 _after_fork_in_child = after_fork_in_child  # the name fmd.instrument.servers may look for
 os.register_at_fork(after_in_child=after_fork_in_child)
-atexit.register(_flush_at_exit)
+
+from . import shutdown  # noqa: E402,F401 - registers the flush at interpreter exit (it needs this module)

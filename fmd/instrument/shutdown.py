@@ -17,9 +17,11 @@ Contract of ``install()`` (called at each bind; acts once per process):
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import signal
+import time
 from typing import Any
 
 log = logging.getLogger("fmd")
@@ -85,14 +87,8 @@ def flush_before_exit(timeout: float = FLUSH_TIMEOUT) -> bool:
     ok: list[bool] = []
 
     def flush() -> None:
-        from . import recorder
-
         try:
-            at_exit = getattr(recorder, "_flush_at_exit", None)  # flush, or one attempt when backing off
-            if at_exit is not None:
-                at_exit(timeout)
-            else:  # pragma: no cover - a recorder without it
-                recorder.flush_all(timeout)
+            flush_at_exit(timeout)  # flush, or one attempt when the database is down
             ok.append(True)
         except Exception:
             log.exception("fmd: could not flush on SIGTERM")
@@ -101,6 +97,44 @@ def flush_before_exit(timeout: float = FLUSH_TIMEOUT) -> bool:
 
     start_thread(flush, "fmd-sigterm-flush")
     return done.wait(timeout + 0.5) and bool(ok)
+
+
+def flush_all(timeout: float = 10.0) -> bool:
+    """Flush every recorder of this process (fmd.flush(), gunicorn's graceful stop)."""
+    from .recorder import _recorders
+
+    ok = True
+    deadline = time.monotonic() + timeout
+    for recorder in list(_recorders):
+        if recorder.started:
+            ok = recorder.flush(max(deadline - time.monotonic(), 0.1)) and ok
+    return ok
+
+
+def flush_at_exit(timeout: float = 10.0) -> None:
+    """At exit: flush; a recorder whose database is down (or goes down meanwhile) gets one attempt at once,
+    then the records it could not write are logged as lost."""
+    from .recorder import _recorders
+
+    deadline = time.monotonic() + timeout
+    for recorder in list(_recorders):
+        if not recorder.running:
+            continue
+        remaining = max(deadline - time.monotonic(), 0.1)
+        if recorder.backing_off:
+            lost = recorder.last_attempt(min(remaining, 5.0))
+        elif recorder.flush(remaining, until_failure=True):
+            lost = 0
+        elif recorder.backing_off:  # it failed while we waited
+            lost = recorder.last_attempt(min(max(deadline - time.monotonic(), 0.1), 5.0))
+        else:
+            lost = recorder.pending()
+        if lost:
+            log.warning("fmd: %d records could not be written before exit (%s); they are lost", lost,
+                        recorder.batches.tally.last_error or "the database did not answer in time")
+
+
+atexit.register(flush_at_exit)
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
