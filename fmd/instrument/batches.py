@@ -84,7 +84,7 @@ def is_lock_conflict(exc: BaseException) -> bool:
     return bool(args) and args[0] in (1205, 1213)  # MySQL/MariaDB: lock wait timeout, deadlock
 
 
-_QUOTED = re.compile(r"'[^']*'")
+_QUOTED = re.compile(r"(?<![A-Za-z0-9])'[^']*'")  # a quote after a letter is an apostrophe (can't)
 
 
 def short_error(exc: BaseException) -> str:

@@ -63,6 +63,8 @@ def test_short_error_blanks_quoted_values_and_keeps_one_line() -> None:
     assert shown == "_Orig: Incorrect string value: '…' for column `s` at row 1"
     assert short_error(ValueError("bad 'secret' and 'other'")) == "ValueError: bad '…' and '…'"
     assert short_error(ValueError("")) == "ValueError: "
+    assert short_error(UnicodeEncodeError("utf-8", "x\udc80", 1, 2, "surrogates not allowed")) == \
+        "UnicodeEncodeError: '…' codec can't encode character '…' in position 1: surrogates not allowed"
     assert len(short_error(ValueError("x" * 1000))) == 300
 
 

@@ -130,3 +130,48 @@ def test_a_failing_write_still_shows_on_health(db_url, make_app) -> None:  # noq
     with state.store.write() as conn:  # put the table back so the fixture's cleanup finds the schema whole
         state.store.tables.request.create(conn)
     assert state.flush(10)
+
+
+def test_a_batch_of_two_splits_and_every_refusal_is_counted_and_logged(sqlite_url, make_app, monkeypatch,  # noqa: ANN001
+                                                                      caplog) -> None:
+    """Batches of two: [bad, good] splits into both halves; [bad, bad] rejects both; one clear log line."""
+    import logging
+
+    monkeypatch.setattr(batches, "storable_record", lambda record, *limits: record)  # the backstop alone
+    fmd.config.group_by = _group
+    app = make_app(sqlite_url, batch_size=2, flush_interval=60)  # the writer wakes only for flush()
+    state = app.extensions["fmd"]
+    client = app.test_client()
+    client.get("/", query_string={"u": "warm"})
+    assert state.flush(10)
+    caplog.set_level(logging.ERROR, logger="fmd.instrument")
+    for body in ({"u": "\udc80"}, {"u": "good"}, {"u": "\udc80"}, {"u": "\udc81"}):
+        client.get("/", json=body)
+    assert state.flush(10)
+    stats = state.stats()
+    assert (stats["rejected"], stats["rows_written"], stats["queue_length"]) == (3, 2, 0)
+    assert [r[0] for r in _rows(app)] == ["warm", "good"]
+    refused = [r for r in caplog.records if "refused a record" in r.getMessage()]
+    assert len(refused) == 1 and not refused[0].exc_info  # at most once a minute, without a traceback
+    assert refused[0].getMessage().startswith(
+        "fmd: the database refused a record (UnicodeEncodeError: '…' codec can't encode character '…' in position 0:"
+        " surrogates not allowed); it was dropped, the others are written")
+
+
+def test_cleaning_keeps_unrouted_requests_and_endpoint_names(sqlite_url, make_app) -> None:  # noqa: ANN001
+    """A batch that needs cleaning (one NUL) also holds an unrouted request and routed ones: each stays what it is."""
+    fmd.config.group_by = _group
+    app = make_app(sqlite_url, flush_interval=60)
+    state = app.extensions["fmd"]
+    client = app.test_client()
+    client.get("/?u=a%00b")
+    client.get("/no/such/page")
+    client.get("/tuple")
+    assert state.flush(10)
+    stats = state.stats()
+    assert (stats["rows_written"], stats["unrouted"], stats["rejected"]) == (2, 1, 0)
+    t = state.store.tables
+    with state.store.read() as conn:
+        names = list(conn.execute(select(t.endpoint.c.name).join(t.request, t.request.c.endpoint_id == t.endpoint.c.id)
+                                  .order_by(t.request.c.id)).scalars())
+    assert names == ["index", "tuple_view"]
