@@ -175,3 +175,25 @@ def test_cleaning_keeps_unrouted_requests_and_endpoint_names(sqlite_url, make_ap
         names = list(conn.execute(select(t.endpoint.c.name).join(t.request, t.request.c.endpoint_id == t.endpoint.c.id)
                                   .order_by(t.request.c.id)).scalars())
     assert names == ["index", "tuple_view"]
+
+
+def test_a_refused_record_does_not_take_level_zero_times_with_it(sqlite_url, make_app, monkeypatch) -> None:  # noqa: ANN001
+    """A batch of one refused record plus a level-0 endpoint's last-request time: the time is still stored."""
+    monkeypatch.setattr(batches, "storable_record", lambda record, *limits: record)  # the backstop alone
+    fmd.config.group_by = _group
+    app = make_app(sqlite_url, flush_interval=60)
+    state = app.extensions["fmd"]
+    client = app.test_client()
+    client.get("/", query_string={"u": "warm"})
+    assert state.flush(10)
+    fmd.set_level("tuple_view", 0, app=app)
+    client.get("/tuple")  # level 0: only its last-request time is kept
+    client.get("/", json={"u": "\udc80"})  # refused
+    assert state.flush(10)
+    stats = state.stats()
+    assert (stats["rejected"], stats["rows_written"], stats["failed_writes"]) == (1, 1, 0)
+    assert state.errors.counts == {"rejected": 1}  # no internal error of the writer on the way
+    t = state.store.tables
+    with state.store.read() as conn:
+        last = conn.execute(select(t.endpoint.c.last_requested).where(t.endpoint.c.name == "tuple_view")).scalar()
+    assert last is not None
