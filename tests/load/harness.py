@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from sqlalchemy import func, select
 
@@ -38,6 +38,42 @@ def _has_control_socket() -> bool:
     return any(setting.name == "control_socket" for setting in KNOWN_SETTINGS)
 
 
+class ServerProcess:
+    """A server in its own session (subprocess): stop it as a process manager does, read its log."""
+
+    proc: subprocess.Popen
+    _log: Any
+    log_path: Path
+    port: int
+    #: Seconds stop() waits for the server to end by default.
+    stop_timeout = 30.0
+    #: Characters of the log's end that log() returns.
+    log_tail = 4000
+
+    def stop(self, timeout: float | None = None, sig: int = signal.SIGTERM) -> int:
+        """Stop as a process manager does it: SIGTERM (graceful) or SIGQUIT (quick) to the master, then wait."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(self.stop_timeout if timeout is None else timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                raise
+        self._log.close()
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: the master and its workers only
+            self.proc.wait(10)
+        self._log.close()
+
+    def log(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace")[-self.log_tail:]
+
+
 def wait_listening(server, name: str, timeout: float) -> None:  # noqa: ANN001
     """Wait until *server* (with .proc, .port, .log(), .kill()) accepts connections; kill it and raise if not."""
     deadline = time.monotonic() + timeout
@@ -53,7 +89,7 @@ def wait_listening(server, name: str, timeout: float) -> None:  # noqa: ANN001
     raise RuntimeError(f"{name} did not listen within {timeout} s:\n{server.log()}")
 
 
-class Gunicorn:
+class Gunicorn(ServerProcess):
     """``gunicorn hostapp:app`` in a subprocess, configured through FMD_* environment variables."""
 
     def __init__(self, url: str, prefix: str, log_dir: Path, *, workers: int = 4, preload: bool = False,
@@ -83,24 +119,6 @@ class Gunicorn:
         """The master binds before it forks the workers: once it accepts, requests wait in the backlog."""
         wait_listening(self, "gunicorn", timeout)
 
-    def stop(self, timeout: float = 30, sig: int = signal.SIGTERM) -> int:
-        """Stop as a process manager does it: SIGTERM (graceful) or SIGQUIT (quick) to the master, then wait."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-                raise
-        self._log.close()
-        return self.proc.returncode
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: the master and its workers only
-            self.proc.wait(10)
-        self._log.close()
-
     def served_by(self, path: str) -> dict[int, int]:
         """Worker pid -> requests to *path* it answered, from the access log."""
         if not self._log.closed:
@@ -113,10 +131,6 @@ class Gunicorn:
                 served[pid] = served.get(pid, 0) + 1
         return served
 
-    def log(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(errors="replace")[-4000:]
 
 
 @dataclass

@@ -9,17 +9,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 
-from .harness import HERE, free_port, wait_listening
+from .harness import HERE, ServerProcess, free_port, wait_listening
 
 
-class Server:
+class Server(ServerProcess):
     """A server command line in its own session; its output in ``log_dir``."""
+
+    stop_timeout = 40.0
+    log_tail = 6000
 
     def __init__(self, name: str, args: list[str], url: str, prefix: str, log_dir: Path, *,
                  env: dict[str, str] | None = None, listen_timeout: float = 30.0) -> None:
@@ -43,30 +45,6 @@ class Server:
         """fmd.stats() of whichever worker answers."""
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_stats", timeout=10) as response:
             return json.loads(response.read())
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 40.0) -> int:
-        """Send *sig* to the server's main process and wait for the whole session to end."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-                raise
-        self._log.close()
-        return self.proc.returncode
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-        if not self._log.closed:
-            self._log.close()
-
-    def log(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(errors="replace")[-6000:]
 
 
 def gunicorn_args(worker_class: str, *, workers: int = 2, preload: bool = False, threads: int = 1) -> list[str]:

@@ -49,7 +49,7 @@ def run_and_count(server: Server, url: str, prefix: str, counts, *, sig: int = s
     began = time.perf_counter()
     result = load(server.port, REQUESTS, concurrency=20)
     assert result.ok == REQUESTS, f"{REQUESTS - result.ok} requests failed:\n{server.log()}"
-    code = server.stop(sig)
+    code = server.stop(sig=sig)
     per_endpoint = stored_load_rows(counts, url, prefix)
     stored = sum(per_endpoint.values())
     print(f"\n{server.name}: {stored}/{REQUESTS} stored; exit {code}; load {result.elapsed:.1f} s, "
@@ -165,7 +165,7 @@ def test_eventlet_is_warned_about_and_never_hangs(sqlite_url, prefix, serve, cou
     began = time.perf_counter()
     result = load(server.port, 200, concurrency=20, deadline_s=60)
     assert result.ok == 200, server.log()
-    assert server.stop(signal.SIGTERM, timeout=20) in (-signal.SIGTERM, 0, 1), server.log()  # ends: no hang
+    assert server.stop(timeout=20, sig=signal.SIGTERM) in (-signal.SIGTERM, 0, 1), server.log()  # ends: no hang
     log = server.log()
     stored = counts(sqlite_url, prefix).requests()  # 0 when the tables were never created
     print(f"\neventlet: 200 served in {time.perf_counter() - began:.1f} s, {stored} stored (unsupported)")
