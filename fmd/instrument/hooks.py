@@ -72,7 +72,7 @@ def install(app: "Flask", state: "State") -> None:
     put = recorder.handoff.put  # (Recorder.submit is this plus the start check below, one call less here)
     inflight = state.inflight
     errors = state.errors
-    fixed_group_by = state.settings.group_by  # from bind(group_by=...) or app.config: wins over fmd.config
+    fixed_group_by = state.settings.fixed_group_by  # from bind(group_by=...) or app.config: wins over fmd.config
     live_config = state.settings.config or _NO_CONFIG  # the fmd.config the app was bound with, read per request
     client_ip = client_ip_reader(state.settings.trusted_proxies)
     dispatch = app.full_dispatch_request

@@ -140,3 +140,13 @@ def test_group_by_through_every_documented_path(sqlite_url, prefix, new_host_app
     finally:
         for app in made:
             app.extensions["fmd"].close(5)
+
+
+def test_group_by_set_before_bind_can_still_be_changed_after(sqlite_url, make_app) -> None:  # noqa: ANN001
+    fmd.config.group_by = lambda: "before"
+    app = make_app(sqlite_url)
+    client = app.test_client()
+    client.get("/")
+    fmd.config.group_by = lambda: "after"
+    client.get("/")
+    assert _groups(app) == ["before", "after"]
