@@ -44,7 +44,7 @@ def test_stats_lists_the_processes_reporting_into_the_database(sqlite_url: str, 
     for _ in range(3):
         app.test_client().get("/")
     assert state.flush(10)
-    state.recorder._report_health()  # the writer reports every few seconds; at once here
+    state.recorder.report_health()  # the writer reports every few seconds; at once here
     got = json.loads(invoke(app, "--json").output)
     mine = [p for p in got["processes"] if p["pid"] == os.getpid()]
     assert len(mine) == 1 and mine[0]["rows_written"] == 3, got["processes"]

@@ -395,7 +395,6 @@ class Recorder:
                 writes.prune_batches(conn, self.store.tables)
                 self._next_prune = time.time() + 3600
 
-    _report_health = report_health  # the name tests and the dashboard used before
 
 
 def after_fork_in_child() -> None:
@@ -407,7 +406,6 @@ def after_fork_in_child() -> None:
             recorder._reset()
 
 
-_after_fork_in_child = after_fork_in_child  # the name fmd.instrument.servers may look for
 os.register_at_fork(after_in_child=after_fork_in_child)
 
 from . import shutdown  # noqa: E402,F401 - registers the flush at interpreter exit (it needs this module)

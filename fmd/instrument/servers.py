@@ -154,7 +154,7 @@ def reset_after_fork() -> None:
     from ..store import engine, schema
     from . import maintenance, recorder
 
-    recorder_reset: Callable[[], None] = getattr(recorder, "after_fork_in_child", None) or recorder._after_fork_in_child
+    recorder_reset: Callable[[], None] = recorder.after_fork_in_child
     for reset in (getattr(engine, "_after_fork_in_child", None), getattr(schema, "_new_lock_in_child", None),
                   getattr(maintenance, "_after_fork_in_child", None), recorder_reset):
         if reset is not None:

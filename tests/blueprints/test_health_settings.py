@@ -64,7 +64,7 @@ def test_health_shows_each_process_cost_per_request(app) -> None:  # noqa: ANN00
         assert host.get("/").status_code == 200
     assert fmd.flush(5)
     state = app.extensions["fmd"]
-    state.recorder._report_health()  # the writer reports every few seconds; at once here
+    state.recorder.report_health()  # the writer reports every few seconds; at once here
     page = client.get(PREFIX + "/health").text
     rows = {r.split("</tr>")[0].split("pid ")[1].split("<")[0]: r.split("</tr>")[0]
             for r in page.split('id="fmd-processes"')[1].split("</table>")[0].split("<tr")[2:]}

@@ -71,7 +71,7 @@ def test_writer_cost_after_a_flush_and_both_figures_in_the_process_row(sqlite_ur
     stats = fmd.stats(app)
     assert stats["rows_written"] == 25
     assert 0 < stats["writer_cost_us"] < 10_000  # CPU µs per record: a few, never milliseconds
-    state.recorder._report_health()  # the writer reports every few seconds; at once here
+    state.recorder.report_health()  # the writer reports every few seconds; at once here
     t = state.store.tables
     with state.store.read() as conn:
         row = conn.execute(select(t.process).where(t.process.c.pid == os.getpid())).one()._mapping
