@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("fmd")
 
 #: Blueprint modules, each a ``fmd.blueprints.<name>`` exposing ``bp``; registered in this order.
-BLUEPRINTS = ["auth", "users", "health", "settings", "overview", "app_charts", "endpoint", "endpoint_admin"]
+BLUEPRINTS = ["auth", "users", "health", "settings", "overview", "app_charts", "endpoint", "endpoint_admin",
+              "endpoint_outliers", "endpoint_exceptions", "exceptions"]
 
 #: The navigation: (label, endpoint, admin_only). Entries whose endpoint does not exist are not shown;
 #: these endpoint names are what the blueprints must register (e.g. app_charts' ``def hourly``).

@@ -10,7 +10,6 @@ as on the chart pages) is kept in every URL and link. ``/endpoint/<id>/<tab>.csv
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from flask import Blueprint, Response, abort, current_app, make_response, redirect, render_template, request, url_for
@@ -24,7 +23,10 @@ from ..store.models import Tables
 from ._access import admin_required, get_state, is_admin, login_required
 from ._htmx import is_htmx
 from ._params import QUICK_DAYS, parse_level, parse_period, period_args
+from ._tabs import Tab
 from .app_charts import rows_to_csv
+from .endpoint_exceptions import EXCEPTIONS_TAB
+from .endpoint_outliers import OUTLIERS_TAB
 from .overview import LEVEL_NAMES
 
 bp = Blueprint("endpoint", __name__)
@@ -33,25 +35,6 @@ bp = Blueprint("endpoint", __name__)
 SECTION = "fmd-endpoint"
 #: Ranges up to this many days show status codes per hour instead of per day.
 HOURLY_STATUS_DAYS = 2
-
-Loader = Callable[[Connection, Tables, int, DatePeriod], "tuple[list[dict], list[dict] | None]"]
-
-
-@dataclass(frozen=True)
-class Tab:
-    """One tab of the endpoint page."""
-
-    name: str  #: view name; the URL path uses dashes
-    title: str
-    intro: str
-    load: Loader  #: (conn, tables, endpoint id, period) -> (chart/CSV rows, table rows or None)
-    draw: Callable[[list[dict], DatePeriod], dict] | None  #: rows -> Vega-Lite spec; None: a table only
-    body: str = "fmd/partials/_endpoint_chart.html"  #: the panel's template
-
-    @property
-    def path(self) -> str:
-        return self.name.replace("_", "-")
-
 
 def _hourly(conn: Connection, t: Tables, eid: int, period: DatePeriod) -> tuple[list[dict], None]:
     rows = q.hits_by_hour_of_day(conn, t, eid, period.utc, period.tz)
@@ -98,6 +81,8 @@ TABS = [
         "change of its median against the previous version.", _only(q.versions_table), None,
         "fmd/partials/_endpoint_versions.html"),
 ]
+# Level 2 (issue 9): tabs with their own paging, rows that expand and downloads; their modules own them.
+TABS += [OUTLIERS_TAB, EXCEPTIONS_TAB]
 BY_NAME = {tab.name: tab for tab in TABS}
 
 
@@ -131,11 +116,12 @@ def _render(tab: Tab, endpoint_id: int) -> Response:
         endpoint = endpoint_by_id(conn, t, endpoint_id)
         if endpoint is None:
             _not_found(endpoint_id)
-        rows, table = tab.load(conn, t, endpoint_id, period)
+        rows, table = tab.load(conn, t, endpoint_id, period) if tab.load else ([], None)
+        extra = tab.panel(conn, t, endpoint, period, request.args) if tab.panel else {}
         header = q.header(conn, t, endpoint_id, period.utc) if scope != "tabs" else None
     spec = tab.draw(rows, period) if rows and tab.draw else None
     ctx = _context(tab, endpoint, period, header=header, rows=rows, table=table, spec=spec,
-                   range_oob=scope == "tabs")
+                   range_oob=scope == "tabs", **extra)
     template = {"page": "fmd/endpoint.html", "section": "fmd/partials/_endpoint_page.html",
                 "tabs": "fmd/partials/_endpoint_tabs.html"}[scope]
     resp = make_response(render_template(template, **ctx))
@@ -152,7 +138,7 @@ def _context(tab: Tab, endpoint: dict, period: DatePeriod, **extra: Any) -> dict
             "now": utcnow(), "here": here, "section_id": SECTION,
             "quick": [(days, url_for(f".{tab.name}", endpoint_id=eid, days=days)) for days in QUICK_DAYS],
             "tab_urls": {t.name: url_for(f".{t.name}", endpoint_id=eid, **args) for t in TABS},
-            "csv_url": url_for(f".{tab.name}_csv", endpoint_id=eid, **args),
+            "csv_url": url_for(f".{tab.name}_csv", endpoint_id=eid, **args) if tab.load else None,
             "routes": host_routes(endpoint["name"]), "level_names": LEVEL_NAMES, "no_value": q.NO_VALUE,
             "can_edit": is_admin(), **extra}
 
@@ -213,5 +199,7 @@ def set_level(endpoint_id: int) -> Response:
 
 for _tab in TABS:
     bp.add_url_rule(f"/endpoint/<int:endpoint_id>/{_tab.path}", _tab.name, login_required(_tab_view(_tab)))
+    if _tab.load is None:
+        continue
     bp.add_url_rule(f"/endpoint/<int:endpoint_id>/{_tab.path}.csv", f"{_tab.name}_csv",
                     login_required(_csv_view(_tab)))

@@ -70,6 +70,7 @@ class Tables:
     stack_line: Table
     code_line: Table
     exception_group: Table
+    exception_day: Table
     custom_graph: Table
     custom_graph_value: Table
     user: Table
@@ -223,23 +224,42 @@ def tables_for(prefix: str) -> Tables:
         Column("unrouted", BigInteger, nullable=False, default=0, server_default="0"),
         Column("skipped", BigInteger, nullable=False, default=0, server_default="0"),
         Column("rejected", BigInteger, nullable=False, default=0, server_default="0"),
+        # fmd.capture() calls outside any request: stored as exception occurrences, not as requests
+        Column("events", BigInteger, nullable=False, default=0, server_default="0"),
         Column("last_error", Text),
         Column("version", String(VERSION_LEN)),
         # fmd's own mean cost per request since the process started, in µs (None before any request).
         Column("request_cost_us", Double),  # on the request path
         Column("writer_cost_us", Double),  # CPU in the writer thread
     )
-    # Filled by later features (outliers, profiler, exceptions, custom graphs, users).
+    # Level-2 outliers (fmd.instrument.outliers): one row per outlier request, pointing at its raw request row
+    # (retention keeps that row while the outlier stays). Endpoint, time and duration are repeated here so the
+    # Outliers tab pages through one index. Text columns hold JSON, already redacted and size-capped
+    # (fmd.instrument.redact); ``cut`` lists what was shortened.
     outlier = Table(
         f"{p}outlier", md,
         Column("id", BigId, primary_key=True, autoincrement=True),
         Column("request_id", BigInteger, nullable=False, index=True),
-        Column("request_header", Text),
-        Column("request_environment", Text),
-        Column("request_url", String(2100)),
-        Column("cpu_percent", String(150)),
-        Column("memory", Text),
+        Column("endpoint_id", Integer, fk("endpoint"), nullable=False),
+        Column("time_requested", UtcDateTime, nullable=False),
+        Column("duration", Double, nullable=False),
+        Column("status_code", Integer, nullable=False),
+        Column("version", String(VERSION_LEN), nullable=False, default=""),
+        #: the endpoint's mean duration (s) when the request was judged: the tab shows duration / average
+        Column("average", Double, nullable=False),
+        Column("method", String(16), nullable=False, default=""),
+        Column("url", Text, nullable=False),
+        Column("request_values", Text),  # JSON {"query": [[k, v]...], "form": [[k, v]...], "json": any}
+        Column("request_headers", Text),  # JSON [[name, value]...]
+        Column("request_environment", Text),  # JSON {key: value}
+        #: JSON [{"file", "line", "function", "code", "app"}...], outermost first, from the view function down
         Column("stacktrace", Text),
+        Column("stack_at", Double),  # seconds into the request when the stack was taken; NULL: not taken
+        Column("cpu_percent", Text),  # JSON [percent per core]
+        Column("memory", Text),  # JSON {"rss": bytes, "system_percent": %, "system_available": bytes}
+        Column("cut", Text),  # JSON ["headers.User-Agent: 4096 of 9000 characters kept", ...]
+        Index(f"ix_{p}outlier_endpoint_id", "endpoint_id", "id"),
+        Index(f"ix_{p}outlier_time", "time_requested"),
     )
     code_line = Table(
         f"{p}code_line", md,
@@ -258,18 +278,38 @@ def tables_for(prefix: str) -> Tables:
         Column("indent", Integer, nullable=False),
         Column("duration", Double, nullable=False),
     )
+    # Unhandled (and fmd.capture'd) exceptions, grouped app-wide by fingerprint: the type plus the application
+    # frames that raised it, line numbers left out (fmd.instrument.tracebacks). Counts and times add up over
+    # every occurrence; ``traceback`` is the latest full one (JSON: frames, source, locals; redacted, capped),
+    # refreshed at most once a minute per group and process and pruned with the outliers' age.
     exception_group = Table(
         f"{p}exception_group", md,
         Column("id", Integer, primary_key=True),
-        Column("endpoint_id", Integer, fk("endpoint"), nullable=False),
-        Column("fingerprint", String(64), nullable=False),
+        Column("fingerprint", String(64), nullable=False, unique=True),
         Column("exception_type", String(250), nullable=False),
-        Column("message", Text),
-        Column("stacktrace", Text),
+        Column("location", String(500), nullable=False, default=""),  # "file:function" of the raising app frame
+        Column("message", Text),  # the latest occurrence's, capped
         Column("count", BigInteger, nullable=False, default=0),
         Column("first_seen", UtcDateTime, nullable=False),
         Column("last_seen", UtcDateTime, nullable=False),
-        UniqueConstraint("endpoint_id", "fingerprint", name=f"uq_{p}exception_group"),
+        Column("last_version", String(VERSION_LEN), nullable=False, default=""),
+        #: set by an admin; cleared by an occurrence in a version not in ``resolved_versions``
+        Column("resolved_at", UtcDateTime),
+        Column("resolved_versions", Text),  # JSON [version...] the group had been seen in when resolved
+        Column("traceback", Text),
+        Column("traceback_at", UtcDateTime),
+        Index(f"ix_{p}exception_group_last_seen", "last_seen"),
+    )
+    # Occurrences per group, UTC day, endpoint and version: the sparkline, the endpoints and versions affected,
+    # the filters. endpoint_id 0: captured outside any request (fmd.capture in a job); no foreign key for that.
+    exception_day = Table(
+        f"{p}exception_day", md,
+        Column("group_id", Integer, fk("exception_group"), primary_key=True),
+        Column("day", UtcDateTime, primary_key=True),
+        Column("endpoint_id", Integer, primary_key=True, autoincrement=False),
+        Column("version", String(VERSION_LEN), primary_key=True),
+        Column("count", BigInteger, nullable=False),
+        Index(f"ix_{p}exception_day_endpoint", "endpoint_id", "day"),
     )
     custom_graph = Table(
         f"{p}custom_graph", md,
@@ -316,5 +356,5 @@ def tables_for(prefix: str) -> Tables:
         event.listen(table, "before_create", _mysql_options)
     return Tables(md, p, endpoint, request, rollup_hour, rollup_day, histogram_hour, histogram_day,
                   unrouted_hour, rollup_group_day, histogram_group_day, rollup_ip_day, meta,
-                  batch, process, outlier, stack_line, code_line, exception_group, custom_graph,
+                  batch, process, outlier, stack_line, code_line, exception_group, exception_day, custom_graph,
                   custom_graph_value, user, login_attempt, login_session)

@@ -1,0 +1,34 @@
+"""The tabs of the endpoint page (fmd.blueprints.endpoint): what each one loads, draws and renders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from sqlalchemy import Connection
+
+from ..queries._range import DatePeriod
+from ..store.models import Tables
+
+Loader = Callable[[Connection, Tables, int, DatePeriod], "tuple[list[dict], list[dict] | None]"]
+
+
+@dataclass(frozen=True)
+class Tab:
+    """One tab of the endpoint page."""
+
+    name: str  #: view name; the URL path uses dashes
+    title: str
+    intro: str
+    load: Loader | None  #: (conn, tables, endpoint id, period) -> (chart/CSV rows, table rows or None)
+    draw: Callable[[list[dict], DatePeriod], dict] | None  #: rows -> Vega-Lite spec; None: a table only
+    body: str = "fmd/partials/_endpoint_chart.html"  #: the panel's template
+    #: A tab with its own paging and downloads (outliers, exceptions): (conn, tables, endpoint row, period,
+    #: request args) -> extra template context; such a tab has no generic CSV route (load is None).
+    panel: Callable[[Connection, Tables, dict, DatePeriod, Any], dict] | None = None
+
+    @property
+    def path(self) -> str:
+        return self.name.replace("_", "-")
+
+
