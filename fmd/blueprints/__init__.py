@@ -41,6 +41,7 @@ NAV: list[tuple[str, str, bool]] = [
     ("Daily load", "app_charts.daily", False),
     ("API performance", "app_charts.performance", False),
     ("Status codes", "app_charts.status_codes", False),
+    ("Exceptions", "exceptions.index", False),
     ("Health", "health.index", False),
     ("Settings", "settings.index", True),
     ("Users", "users.index", True),
