@@ -1,0 +1,453 @@
+"""Stacks and tracebacks as plain JSON-ready data: which code is the application's, a slow request's stack,
+an exception's fingerprint and one full traceback per group.
+
+Contract: nothing here raises into the caller for odd frames or hostile values, and every output is bounded
+(frames, locals, characters). ``stack_of`` runs on the watchdog thread against another thread's live frames;
+``fingerprint`` and ``full_traceback`` run on the request thread. Stdlib only: SQLAlchemy, Django and Werkzeug
+are recognised only when the host already imported them, so fmd never loads them for this.
+
+A fingerprint is the exception's type plus the application frames (file relative to its root, function), with
+line numbers and the message left out: an edit above the raise or a message carrying an id does not split a group,
+a different type or a different raising function does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import itertools
+import linecache
+import os
+import reprlib
+import site
+import sys
+import sysconfig
+from collections import deque
+from pathlib import Path
+from types import CodeType, FrameType, TracebackType
+from typing import Any, Callable, Collection, Iterator, Sequence
+
+_CACHE_SIZE = 4096  #: filenames remembered per AppCode before the cache starts over
+_MAX_WALK = 10_000  #: frames walked at most (a RecursionError's stack is ~1000)
+_LINE_CHARS = 300  #: characters kept of one source line
+_MESSAGE_CHARS = 1000
+_NO_APP_FRAMES = 3  #: frames of any code that make the key when none is the application's
+_PACKAGE = os.path.normcase(os.path.realpath(Path(__file__).resolve().parents[1]))  # fmd itself, editable or not
+
+
+def _norm(path: str) -> str:
+    return os.path.normcase(os.path.realpath(path))
+
+
+def _longest_root(path: str, roots: Sequence[str]) -> str | None:
+    best = None
+    for root in roots:
+        if (path == root or path.startswith(root if root.endswith(os.sep) else root + os.sep)) and (
+                best is None or len(root) > len(best)):
+            best = root
+    return best
+
+
+def _library_roots() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    roots = {paths.get(key) for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    try:
+        roots.update(site.getsitepackages())  # absent from some old virtualenvs' site module
+        roots.add(site.getusersitepackages())
+    except Exception:
+        pass
+    roots.add(_PACKAGE)
+    return tuple(sorted({_norm(root) for root in roots if root}))
+
+
+class AppCode:
+    """Which files are the application's own code.
+
+    Without *app_paths*: every real file outside the standard library, site-packages/dist-packages and fmd's own
+    package. With *app_paths*: the files under those paths, except where a library root lies deeper inside the
+    matching path (the nearest root wins), so an APP_PATHS of a project root still leaves its ``.venv`` out, and an
+    APP_PATHS inside site-packages (an app installed as a package) still counts.
+    """
+
+    def __init__(self, app_paths: Sequence[str] | None = None) -> None:
+        self.app_paths = tuple(_norm(str(p)) for p in app_paths or ())
+        self._library = _library_roots()
+        self._is_app: dict[str, bool] = {}
+        self._relative: dict[str, str] = {}
+
+    def is_app(self, filename: str) -> bool:
+        try:
+            return self._is_app[filename]
+        except KeyError:
+            pass
+        result = self._judge(filename)
+        if len(self._is_app) >= _CACHE_SIZE:
+            self._is_app.clear()  # bounded: a host that execs generated files cannot grow it without end
+        self._is_app[filename] = result
+        return result
+
+    def _judge(self, filename: str) -> bool:
+        if not filename or filename.startswith("<"):
+            return False  # "<frozen ...>", "<string>", "<stdin>": no file of the application's
+        path = _norm(filename)
+        library = _longest_root(path, self._library) or ""
+        for segment in ("site-packages", "dist-packages"):
+            at = path.rfind(os.sep + segment + os.sep)
+            if at >= 0 and at + len(segment) + 1 > len(library):
+                library = path[:at + len(segment) + 1]
+        if not self.app_paths:
+            return not library
+        app = _longest_root(path, self.app_paths)
+        return app is not None and len(app) > len(library)
+
+    def relative(self, filename: str) -> str:
+        """*filename* relative to the nearest app path (or sys.path entry without APP_PATHS), else its basename.
+
+        Stable across checkouts and hosts, which is what a fingerprint needs.
+        """
+        try:
+            return self._relative[filename]
+        except KeyError:
+            pass
+        result = os.path.basename(filename) or filename
+        if not filename.startswith("<"):
+            try:
+                path = _norm(filename)
+                roots = self.app_paths or tuple(_norm(p or os.getcwd()) for p in sys.path if isinstance(p, str))
+                root = _longest_root(path, roots)
+                if root is not None and root != path:
+                    result = Path(os.path.relpath(path, root)).as_posix()
+            except Exception:
+                pass
+        if len(self._relative) >= _CACHE_SIZE:
+            self._relative.clear()
+        self._relative[filename] = result
+        return result
+
+
+def _function(code: CodeType) -> str:
+    return getattr(code, "co_qualname", code.co_name)  # co_qualname: 3.11+ ("View.get", not "get")
+
+
+def _source_line(filename: str, line: int, module_globals: Any = None) -> str:
+    try:
+        return linecache.getline(filename, line, module_globals).strip()[:_LINE_CHARS] if line else ""
+    except Exception:
+        return ""
+
+
+def _marker(left_out: int) -> dict:
+    return {"file": "", "line": 0, "function": f"… {left_out} frames left out", "code": "", "app": False}
+
+
+def stack_of(frame: FrameType | None, app: AppCode, stop: Collection[CodeType] = (), limit: int = 100) -> list[dict]:
+    """The frames from *frame* outward until one running a code in *stop* (excluded), outermost first.
+
+    Keeps the innermost *limit* frames (where it is stuck) behind a marker. Never raises: the thread can move on
+    while this walks, so what was gathered is returned.
+    """
+    inner: list[dict] = []  # innermost first
+    left_out = 0
+    try:
+        stop_ids = {id(code) for code in stop}  # identity: code objects compare equal by content
+        walked = 0
+        while frame is not None and walked < _MAX_WALK:
+            code = frame.f_code
+            if id(code) in stop_ids:
+                break
+            if len(inner) < limit:
+                line = frame.f_lineno or 0
+                inner.append({"file": code.co_filename, "line": line, "function": _function(code),
+                              "code": _source_line(code.co_filename, line, frame.f_globals),
+                              "app": app.is_app(code.co_filename)})
+            else:
+                left_out += 1
+            frame = frame.f_back
+            walked += 1
+    except Exception:
+        pass
+    inner.reverse()
+    if left_out:
+        inner.insert(0, _marker(left_out))
+    return inner
+
+
+def _type_name(kind: type) -> str:
+    module = getattr(kind, "__module__", None)
+    name = getattr(kind, "__qualname__", None) or kind.__name__
+    return name if module in (None, "builtins") else f"{module}.{name}"
+
+
+def _tb_frames(tb: TracebackType | None) -> Iterator[tuple[FrameType, int]]:
+    walked = 0
+    while tb is not None and walked < _MAX_WALK:
+        yield tb.tb_frame, tb.tb_lineno or 0
+        tb = tb.tb_next
+        walked += 1
+
+
+def fingerprint(exc: BaseException, app: AppCode) -> tuple[str, str]:
+    """(hex SHA-1 of the type and the application frames, "relative/file.py:function" of the innermost one)."""
+    frames = [(app.relative(f.f_code.co_filename), _function(f.f_code), app.is_app(f.f_code.co_filename))
+              for f, _ in _tb_frames(exc.__traceback__)]
+    chosen = [(file, function) for file, function, is_app in frames if is_app]
+    if not chosen:
+        chosen = [(file, function) for file, function, _ in frames[-_NO_APP_FRAMES:]]
+    # Each frame once, in order: a recursion's depth must not split its group.
+    parts = [_type_name(type(exc))] + [f"{file}:{function}" for file, function in dict.fromkeys(chosen)]
+    key = hashlib.sha1("\n".join(parts).encode("utf-8", "backslashreplace")).hexdigest()
+    location = f"{chosen[-1][0]}:{chosen[-1][1]}" if chosen else ""
+    return key, location
+
+
+def summary(exc: BaseException) -> tuple[str, str]:
+    """(qualified type name, message), the message made without ever raising and capped at 1000 characters."""
+    try:
+        message = str(exc)
+    except Exception:
+        message = f"<unprintable {type(exc).__name__} object>"
+    return _type_name(type(exc)), message[:_MESSAGE_CHARS]
+
+
+class _Budget:
+    def __init__(self, chars: int) -> None:
+        self.chars = chars
+        self.noted = False
+
+
+def full_traceback(exc: BaseException, app: AppCode, redact: Callable[[str, str], str], *, max_frames: int = 50,
+                   context: int = 2, max_locals: int = 40, repr_limit: int = 300, chain: int = 3,
+                   locals_budget: int = 64_000) -> dict:
+    """The traceback as JSON-ready data: frames outermost first, source context and redacted locals for app frames.
+
+    *locals_budget* caps the characters of all locals' reprs together (innermost frames served first), so even
+    50 app frames with 40 locals each stay a few tens of kilobytes.
+    """
+    return _describe(exc, app, redact, max_frames, context, max_locals, repr_limit, chain, _Budget(locals_budget),
+                     {id(exc)})
+
+
+def _describe(exc: BaseException, app: AppCode, redact: Callable[[str, str], str], max_frames: int, context: int,
+              max_locals: int, repr_limit: int, chain: int, budget: _Budget, seen: set[int]) -> dict:
+    kind, message = summary(exc)
+    cut: list[str] = []
+    kept: deque[tuple[FrameType, int]] = deque(maxlen=max(max_frames, 0))
+    total = 0
+    for item in _tb_frames(exc.__traceback__):
+        kept.append(item)
+        total += 1
+    frames = []
+    for frame, line in reversed(kept):  # innermost first, so the locals budget goes where it helps most
+        try:
+            frames.append(_frame(frame, line, app, redact, context, max_locals, repr_limit, budget, cut))
+        except Exception:
+            frames.append({"file": "", "line": line, "function": "<frame unavailable>", "code": "", "app": False,
+                           "context": [], "locals": {}})
+    frames.reverse()
+    if total > len(kept):
+        frames.insert(0, {**_marker(total - len(kept)), "context": [], "locals": {}})
+        cut.append(f"frames: {len(kept)} of {total} kept")
+    cause = exc.__cause__ if exc.__cause__ is not None else (
+        None if exc.__suppress_context__ else exc.__context__)
+    described = None
+    if cause is not None and id(cause) not in seen:
+        if chain > 0:
+            seen.add(id(cause))
+            described = _describe(cause, app, redact, max_frames, context, max_locals, repr_limit, chain - 1,
+                                  budget, seen)
+        else:
+            cut.append("cause: chain of exceptions cut here")
+    return {"type": kind, "message": message, "frames": frames, "cause": described, "cut": cut}
+
+
+def _frame(frame: FrameType, line: int, app: AppCode, redact: Callable[[str, str], str], context: int,
+           max_locals: int, repr_limit: int, budget: _Budget, cut: list[str]) -> dict:
+    code = frame.f_code
+    filename, function = code.co_filename, _function(code)
+    entry = {"file": filename, "line": line, "function": function,
+             "code": _source_line(filename, line, frame.f_globals), "app": app.is_app(filename),
+             "context": [], "locals": {}}
+    if not entry["app"]:
+        return entry  # library frames: neither the cost nor the privacy risk of their locals
+    try:
+        lines = linecache.getlines(filename, frame.f_globals)
+        entry["context"] = [[n, lines[n - 1].rstrip("\r\n")[:_LINE_CHARS]]
+                            for n in range(max(1, line - context), min(len(lines), line + context) + 1)]
+    except Exception:
+        pass
+    here = f"{app.relative(filename)}:{function}"
+    if frame.f_locals is frame.f_globals:
+        cut.append(f"locals of {here}: module globals left out")
+        return entry
+    names = list(frame.f_locals.items())
+    if len(names) > max_locals:
+        cut.append(f"locals of {here}: {max_locals} of {len(names)} kept")
+    values: dict[str, str] = {}
+    for name, value in names[:max_locals]:
+        if budget.chars <= 0:
+            if not budget.noted:
+                budget.noted = True
+                cut.append(f"locals from {here} outward: character budget spent")
+            break
+        text = _redacted(redact, name, safe_repr(value, repr_limit, redact))
+        budget.chars -= len(text)
+        values[str(name)] = text
+    entry["locals"] = values
+    return entry
+
+
+def _redacted(redact: Callable[[str, str], str], name: str, text: str) -> str:
+    try:
+        return redact(name, text)
+    except Exception:
+        return "[redaction failed]"  # fail closed: a value we could not judge is not shown
+
+
+class _SafeRepr(reprlib.Repr):
+    """reprlib without its risks: no sorting of whole sets/dicts, no foreign __repr__ for containers or ORM
+    objects, a recursion guard, nested dict values redacted by key."""
+
+    def __init__(self, limit: int, redact: Callable[[str, str], str] | None) -> None:
+        super().__init__()
+        self.maxlevel = 3
+        self.maxtuple = self.maxlist = self.maxset = self.maxfrozenset = self.maxdeque = self.maxarray = 10
+        self.maxdict = 10
+        self.maxstring = min(160, limit)
+        self.maxlong = 40
+        self.maxother = min(160, limit)
+        self.limit = limit
+        self.redact = redact
+        self.active: set[int] = set()
+
+    def repr1(self, x: Any, level: int) -> str:
+        try:
+            return self._repr1(x, level)
+        except Exception:  # one bad element (a property that raises, ...) spoils only its own place
+            return f"<unrepresentable {type(x).__name__}>"
+
+    def _repr1(self, x: Any, level: int) -> str:
+        kind = type(x)
+        special = _special(x, kind)
+        if special is not None:
+            return special
+        if issubclass(kind, (bool, float, complex, enum.Enum)) or x is None:
+            return self.repr_instance(x, level)
+        for base, method in _CONTAINERS:
+            if issubclass(kind, base):
+                break
+        else:
+            if dataclasses.is_dataclass(kind):
+                return self._fields(x, kind, [f.name for f in dataclasses.fields(kind) if f.repr], level)
+            return self.repr_instance(x, level)
+        if id(x) in self.active:
+            return "[...]"
+        self.active.add(id(x))
+        try:
+            if issubclass(kind, tuple) and hasattr(kind, "_fields"):
+                return self._fields(x, kind, list(kind._fields), level)
+            text = getattr(self, method)(x, level)
+        finally:
+            self.active.discard(id(x))
+        return text if kind is base else f"{kind.__name__}({text})"
+
+    def _fields(self, x: Any, kind: type, names: list[str], level: int) -> str:
+        if level <= 0:
+            return f"{kind.__name__}(...)"
+        pieces = []
+        for name in names[:self.maxtuple]:
+            text = self.repr1(getattr(x, name), level - 1)
+            pieces.append(f"{name}={self._redact(name, text)}")
+        if len(names) > self.maxtuple:
+            pieces.append(self.fillvalue)
+        return f"{kind.__name__}({', '.join(pieces)})"
+
+    def _redact(self, name: Any, text: str) -> str:
+        return _redacted(self.redact, name, text) if self.redact is not None and isinstance(name, str) else text
+
+    def repr_dict(self, x: dict, level: int) -> str:  # reprlib's sorts every key first: O(n log n) on a big dict
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        pieces = [f"{self.repr1(key, level - 1)}: {self._redact(key, self.repr1(value, level - 1))}"
+                  for key, value in itertools.islice(dict.items(x), self.maxdict)]
+        if len(x) > self.maxdict:
+            pieces.append(self.fillvalue)
+        return "{" + ", ".join(pieces) + "}"
+
+    def repr_set(self, x: set, level: int) -> str:
+        return self._repr_iterable(x, level, "{", "}", self.maxset) if x else "set()"
+
+    def repr_frozenset(self, x: frozenset, level: int) -> str:
+        return self._repr_iterable(x, level, "frozenset({", "})", self.maxfrozenset) if x else "frozenset()"
+
+    def repr_bytes(self, x: bytes, level: int) -> str:
+        text = repr(bytes(x[:self.maxstring])) + (self.fillvalue if len(x) > self.maxstring else "")
+        return f"bytearray({text})" if isinstance(x, bytearray) else text
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 256:  # str() of a huge int is quadratic (and refused past 4300 digits)
+            return f"<int of {x.bit_length()} bits>"
+        return super().repr_int(int(x), level)
+
+    def repr_instance(self, x: Any, level: int) -> str:
+        try:
+            text = repr(x)
+        except Exception:
+            return f"<unrepresentable {type(x).__name__}>"
+        cap = self.limit if level >= self.maxlevel else self.maxother
+        return text if len(text) <= cap else text[:cap - 3] + self.fillvalue
+
+
+_CONTAINERS = ((str, "repr_str"), (bytes, "repr_bytes"), (bytearray, "repr_bytes"), (int, "repr_int"),
+               (tuple, "repr_tuple"), (list, "repr_list"), (dict, "repr_dict"), (set, "repr_set"),
+               (frozenset, "repr_frozenset"), (deque, "repr_deque"))
+
+
+def _mro_has(kind: type, name: str) -> bool:
+    return any(name in vars(klass) for klass in kind.__mro__)
+
+
+def _special(x: Any, kind: type) -> str | None:
+    """Objects whose own repr may reach the database or leak the environment: a fixed stand-in, or None."""
+    if kind is type(os.environ):
+        return "<os.environ>"
+    local = sys.modules.get("werkzeug.local")
+    if local is not None and issubclass(kind, local.LocalProxy):
+        return "<LocalProxy>"  # resolving current_user & co. may load the user
+    if "sqlalchemy" in sys.modules:
+        orm = sys.modules.get("sqlalchemy.orm")
+        if orm is not None and issubclass(kind, orm.Query):
+            return f"<{kind.__name__}>"
+        if _mro_has(kind, "_sa_class_manager"):  # a mapped class; its __repr__ may lazy-load a relationship
+            state = object.__getattribute__(x, "__dict__").get("_sa_instance_state")
+            key = getattr(state, "key", None)
+            return f"<{kind.__name__} identity={safe_repr(key[1], 100) if key else None}>"
+    if "django" in sys.modules:
+        query = sys.modules.get("django.db.models.query")
+        if query is not None and issubclass(kind, query.QuerySet):
+            return f"<{kind.__name__}>"  # a QuerySet's repr evaluates it
+        try:
+            if _mro_has(kind, "_meta") and "_state" in object.__getattribute__(x, "__dict__"):
+                pk = object.__getattribute__(x, "__dict__").get(kind._meta.pk.attname)
+                return f"<{kind.__name__} pk={safe_repr(pk, 60)}>"
+        except Exception:
+            pass  # something else with a _meta: its ordinary repr
+    return None
+
+
+def safe_repr(value: Any, limit: int = 300, redact: Callable[[str, str], str] | None = None) -> str:
+    """A bounded repr that never raises and never runs a container's or ORM object's own __repr__.
+
+    With *redact*, a nested dict value or dataclass/namedtuple field is passed through redact(key, text) too.
+    Limit: a plain object's own __repr__ still runs; one that reaches a model through other objects is its own.
+    """
+    try:
+        text = _SafeRepr(max(limit, 8), redact).repr(value)
+    except Exception:  # RecursionError near the limit, a hostile __class__, ...
+        try:
+            text = f"<unrepresentable {type(value).__name__}>"
+        except Exception:
+            text = "<unrepresentable>"
+    return text if len(text) <= limit else text[:max(limit - 3, 0)] + "..."
