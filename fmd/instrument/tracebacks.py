@@ -77,15 +77,7 @@ class AppCode:
         self._relative: dict[str, str] = {}
 
     def is_app(self, filename: str) -> bool:
-        try:
-            return self._is_app[filename]
-        except KeyError:
-            pass
-        result = self._judge(filename)
-        if len(self._is_app) >= _CACHE_SIZE:
-            self._is_app.clear()  # bounded: a host that execs generated files cannot grow it without end
-        self._is_app[filename] = result
-        return result
+        return _cached(self._is_app, filename, self._judge)
 
     def _judge(self, filename: str) -> bool:
         if not filename or filename.startswith("<"):
@@ -106,24 +98,31 @@ class AppCode:
 
         Stable across checkouts and hosts, which is what a fingerprint needs.
         """
-        try:
-            return self._relative[filename]
-        except KeyError:
-            pass
-        result = os.path.basename(filename) or filename
+        return _cached(self._relative, filename, self._relative_to_root)
+
+    def _relative_to_root(self, filename: str) -> str:
         if not filename.startswith("<"):
             try:
                 path = _norm(filename)
                 roots = self.app_paths or tuple(_norm(p or os.getcwd()) for p in sys.path if isinstance(p, str))
                 root = _longest_root(path, roots)
                 if root is not None and root != path:
-                    result = Path(os.path.relpath(path, root)).as_posix()
+                    return Path(os.path.relpath(path, root)).as_posix()
             except Exception:
                 pass
-        if len(self._relative) >= _CACHE_SIZE:
-            self._relative.clear()
-        self._relative[filename] = result
-        return result
+        return os.path.basename(filename) or filename
+
+
+def _cached(cache: dict[str, Any], filename: str, compute: Callable[[str], Any]) -> Any:
+    try:
+        return cache[filename]
+    except KeyError:
+        pass
+    result = compute(filename)
+    if len(cache) >= _CACHE_SIZE:
+        cache.clear()  # bounded: a host that execs generated files cannot grow it without end
+    cache[filename] = result
+    return result
 
 
 def _function(code: CodeType) -> str:
@@ -189,11 +188,9 @@ def _tb_frames(tb: TracebackType | None) -> Iterator[tuple[FrameType, int]]:
 
 def fingerprint(exc: BaseException, app: AppCode) -> tuple[str, str]:
     """(hex SHA-1 of the type and the application frames, "relative/file.py:function" of the innermost one)."""
-    frames = [(app.relative(f.f_code.co_filename), _function(f.f_code), app.is_app(f.f_code.co_filename))
-              for f, _ in _tb_frames(exc.__traceback__)]
-    chosen = [(file, function) for file, function, is_app in frames if is_app]
-    if not chosen:
-        chosen = [(file, function) for file, function, _ in frames[-_NO_APP_FRAMES:]]
+    codes = [frame.f_code for frame, _ in _tb_frames(exc.__traceback__)]
+    chosen = [(app.relative(code.co_filename), _function(code))
+              for code in [code for code in codes if app.is_app(code.co_filename)] or codes[-_NO_APP_FRAMES:]]
     # Each frame once, in order: a recursion's depth must not split its group.
     parts = [_type_name(type(exc))] + [f"{file}:{function}" for file, function in dict.fromkeys(chosen)]
     key = hashlib.sha1("\n".join(parts).encode("utf-8", "backslashreplace")).hexdigest()
@@ -210,91 +207,90 @@ def summary(exc: BaseException) -> tuple[str, str]:
     return _type_name(type(exc)), message[:_MESSAGE_CHARS]
 
 
-class _Budget:
-    def __init__(self, chars: int) -> None:
-        self.chars = chars
-        self.noted = False
-
-
 def full_traceback(exc: BaseException, app: AppCode, redact: Callable[[str, str], str], *, max_frames: int = 50,
                    context: int = 2, max_locals: int = 40, repr_limit: int = 300, chain: int = 3,
                    locals_budget: int = 64_000) -> dict:
     """The traceback as JSON-ready data: frames outermost first, source context and redacted locals for app frames.
 
-    *locals_budget* caps the characters of all locals' reprs together (innermost frames served first), so even
-    50 app frames with 40 locals each stay a few tens of kilobytes.
+    *locals_budget* caps the characters of all locals' reprs together, innermost frames served first, so even
+    50 app frames with 40 locals each on four chained exceptions stay below a hundred kilobytes.
     """
-    return _describe(exc, app, redact, max_frames, context, max_locals, repr_limit, chain, _Budget(locals_budget),
-                     {id(exc)})
+    return _Describer(app, redact, max_frames, context, max_locals, repr_limit, locals_budget).describe(exc, chain)
 
 
-def _describe(exc: BaseException, app: AppCode, redact: Callable[[str, str], str], max_frames: int, context: int,
-              max_locals: int, repr_limit: int, chain: int, budget: _Budget, seen: set[int]) -> dict:
-    kind, message = summary(exc)
-    cut: list[str] = []
-    kept: deque[tuple[FrameType, int]] = deque(maxlen=max(max_frames, 0))
-    total = 0
-    for item in _tb_frames(exc.__traceback__):
-        kept.append(item)
-        total += 1
-    frames = []
-    for frame, line in reversed(kept):  # innermost first, so the locals budget goes where it helps most
+@dataclasses.dataclass
+class _Describer:
+    """One full_traceback call: its options, and the budget and exceptions seen that its chain shares."""
+
+    app: AppCode
+    redact: Callable[[str, str], str]
+    max_frames: int
+    context: int
+    max_locals: int
+    repr_limit: int
+    budget: int
+    budget_noted: bool = False
+    seen: set = dataclasses.field(default_factory=set)
+
+    def describe(self, exc: BaseException, chain: int) -> dict:
+        self.seen.add(id(exc))
+        kind, message = summary(exc)
+        cut: list[str] = []
+        kept: deque[tuple[FrameType, int]] = deque(maxlen=max(self.max_frames, 0))
+        total = 0
+        for item in _tb_frames(exc.__traceback__):
+            kept.append(item)
+            total += 1
+        frames = [self.frame(frame, line, cut) for frame, line in reversed(kept)]  # innermost first: budget
+        frames.reverse()
+        if total > len(kept):
+            frames.insert(0, {**_marker(total - len(kept)), "context": [], "locals": {}})
+            cut.append(f"frames: {len(kept)} of {total} kept")
+        cause = exc.__cause__ if exc.__cause__ is not None else (
+            None if exc.__suppress_context__ else exc.__context__)
+        described = None
+        if cause is not None and id(cause) not in self.seen:  # a hand-set __cause__ can make a cycle
+            if chain > 0:
+                described = self.describe(cause, chain - 1)
+            else:
+                cut.append("cause: chain of exceptions cut here")
+        return {"type": kind, "message": message, "frames": frames, "cause": described, "cut": cut}
+
+    def frame(self, frame: FrameType, line: int, cut: list[str]) -> dict:
+        entry: dict[str, Any] = {"file": "", "line": line, "function": "<frame unavailable>", "code": "",
+                                 "app": False, "context": [], "locals": {}}
         try:
-            frames.append(_frame(frame, line, app, redact, context, max_locals, repr_limit, budget, cut))
+            code = frame.f_code
+            entry.update(file=code.co_filename, function=_function(code), app=self.app.is_app(code.co_filename),
+                         code=_source_line(code.co_filename, line, frame.f_globals))
+            if entry["app"]:  # library frames: neither the cost nor the privacy risk of their locals
+                lines = linecache.getlines(code.co_filename, frame.f_globals)
+                entry["context"] = [[n, lines[n - 1].rstrip("\r\n")[:_LINE_CHARS]] for n in
+                                    range(max(1, line - self.context), min(len(lines), line + self.context) + 1)]
+                entry["locals"] = self.locals(frame, f"{self.app.relative(code.co_filename)}:{entry['function']}",
+                                              cut)
         except Exception:
-            frames.append({"file": "", "line": line, "function": "<frame unavailable>", "code": "", "app": False,
-                           "context": [], "locals": {}})
-    frames.reverse()
-    if total > len(kept):
-        frames.insert(0, {**_marker(total - len(kept)), "context": [], "locals": {}})
-        cut.append(f"frames: {len(kept)} of {total} kept")
-    cause = exc.__cause__ if exc.__cause__ is not None else (
-        None if exc.__suppress_context__ else exc.__context__)
-    described = None
-    if cause is not None and id(cause) not in seen:
-        if chain > 0:
-            seen.add(id(cause))
-            described = _describe(cause, app, redact, max_frames, context, max_locals, repr_limit, chain - 1,
-                                  budget, seen)
-        else:
-            cut.append("cause: chain of exceptions cut here")
-    return {"type": kind, "message": message, "frames": frames, "cause": described, "cut": cut}
-
-
-def _frame(frame: FrameType, line: int, app: AppCode, redact: Callable[[str, str], str], context: int,
-           max_locals: int, repr_limit: int, budget: _Budget, cut: list[str]) -> dict:
-    code = frame.f_code
-    filename, function = code.co_filename, _function(code)
-    entry = {"file": filename, "line": line, "function": function,
-             "code": _source_line(filename, line, frame.f_globals), "app": app.is_app(filename),
-             "context": [], "locals": {}}
-    if not entry["app"]:
-        return entry  # library frames: neither the cost nor the privacy risk of their locals
-    try:
-        lines = linecache.getlines(filename, frame.f_globals)
-        entry["context"] = [[n, lines[n - 1].rstrip("\r\n")[:_LINE_CHARS]]
-                            for n in range(max(1, line - context), min(len(lines), line + context) + 1)]
-    except Exception:
-        pass
-    here = f"{app.relative(filename)}:{function}"
-    if frame.f_locals is frame.f_globals:
-        cut.append(f"locals of {here}: module globals left out")
+            pass  # what was gathered stands
         return entry
-    names = list(frame.f_locals.items())
-    if len(names) > max_locals:
-        cut.append(f"locals of {here}: {max_locals} of {len(names)} kept")
-    values: dict[str, str] = {}
-    for name, value in names[:max_locals]:
-        if budget.chars <= 0:
-            if not budget.noted:
-                budget.noted = True
-                cut.append(f"locals from {here} outward: character budget spent")
-            break
-        text = _redacted(redact, name, safe_repr(value, repr_limit, redact))
-        budget.chars -= len(text)
-        values[str(name)] = text
-    entry["locals"] = values
-    return entry
+
+    def locals(self, frame: FrameType, here: str, cut: list[str]) -> dict[str, str]:
+        if frame.f_locals is frame.f_globals:
+            cut.append(f"locals of {here}: module globals left out")
+            return {}
+        names = list(frame.f_locals.items())
+        if len(names) > self.max_locals:
+            cut.append(f"locals of {here}: {self.max_locals} of {len(names)} kept")
+        values: dict[str, str] = {}
+        for name, value in names[:self.max_locals]:
+            if self.budget <= 0:
+                if not self.budget_noted:
+                    self.budget_noted = True
+                    cut.append(f"locals from {here} outward: character budget spent")
+                break
+            text = _redacted(self.redact, name, safe_repr(value, self.repr_limit, self.redact))
+            self.budget -= len(text)
+            values[str(name)] = text
+        return values
 
 
 def _redacted(redact: Callable[[str, str], str], name: str, text: str) -> str:
@@ -310,13 +306,9 @@ class _SafeRepr(reprlib.Repr):
 
     def __init__(self, limit: int, redact: Callable[[str, str], str] | None) -> None:
         super().__init__()
-        self.maxlevel = 3
-        self.maxtuple = self.maxlist = self.maxset = self.maxfrozenset = self.maxdeque = self.maxarray = 10
-        self.maxdict = 10
-        self.maxstring = min(160, limit)
-        self.maxlong = 40
-        self.maxother = min(160, limit)
-        self.limit = limit
+        self.maxlevel, self.maxlong, self.limit = 3, 40, limit
+        self.maxtuple = self.maxlist = self.maxset = self.maxfrozenset = self.maxdeque = self.maxdict = 10
+        self.maxstring = self.maxother = min(160, limit)
         self.redact = redact
         self.active: set[int] = set()
 
