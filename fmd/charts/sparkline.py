@@ -1,0 +1,46 @@
+"""A tiny count-per-day bar chart for one row of a list (the exception groups): no axes, a tooltip per day.
+
+Days are placed by their index in the range (a bar from ``x`` to ``x2`` around it), so the x scale is fixed by two numbers whatever the range
+and only days with occurrences travel in the spec; the skeleton is built once per process (see ``_theme``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Mapping, Sequence
+
+from ._theme import build, slot
+
+DATASET = "sparkline"
+#: Size in pixels: small enough for a table cell.
+WIDTH = 120
+HEIGHT = 24
+COLOR = "#c62828"
+
+
+def _sparkline() -> Any:
+    import altair as alt
+
+    return (alt.Chart(alt.NamedData(DATASET)).mark_bar(color=COLOR)
+            .encode(x=alt.X("x:Q", axis=None, scale=alt.Scale(domain=[slot("domain")], nice=False, zero=False)),
+                    x2="x2",
+                    y=alt.Y("count:Q", axis=None, scale=alt.Scale(zero=True)),
+                    tooltip=[alt.Tooltip("day:N", title="UTC day"),
+                             alt.Tooltip("count:Q", title="Occurrences", format=",")])
+            .properties(width=WIDTH, height=HEIGHT)
+            .configure_view(stroke=None))
+
+
+def sparkline_chart(days: Sequence[Mapping], first: str, last: str) -> dict:
+    """Bars from {day (ISO date), count} rows, on an x axis from *first* to *last* (ISO dates, inclusive)."""
+    start = date.fromisoformat(first)
+    width = (date.fromisoformat(last) - start).days
+    rows = []
+    for r in days:
+        i = (date.fromisoformat(str(r["day"])) - start).days
+        # Each bar spans most of its day (x to x2), leaving a gap between neighbours.
+        rows.append({"day": str(r["day"]), "count": int(r["count"]), "x": i - 0.4, "x2": i + 0.4})
+    # Half a day of room on both sides, so the first and the last bar are drawn whole.
+    # No "..." menu on a 24-pixel chart: vega-embed reads per-spec options from usermeta.embedOptions.
+    return build(_sparkline, {DATASET: rows}, {"domain": [-0.5, width + 0.5]}, padding=0,
+                 usermeta={"embedOptions": {"actions": False}})
