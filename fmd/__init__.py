@@ -3,7 +3,8 @@
     import fmd
     fmd.bind(app)
 
-The public API: ``config``, ``bind``, ``FMD``, ``flush``, ``stats``, ``set_level``, ``close``, ``ConfigError``.
+The public API: ``config``, ``bind``, ``FMD``, ``flush``, ``stats``, ``set_level``, ``capture``, ``close``,
+``ConfigError``.
 """
 
 from __future__ import annotations
@@ -61,6 +62,19 @@ def set_level(endpoint: str, level: int, app: "Flask | None" = None) -> None:
     _state(app).set_level(endpoint, level)
 
 
+def capture(exc: BaseException | None = None, app: "Flask | None" = None) -> bool:
+    """Record a handled exception as an occurrence of its group on the Exceptions page; True when queued.
+
+    Without *exc*, the exception being handled (call it in an ``except`` block). Inside a monitored request it
+    counts for that request's endpoint. The host's own handling is unchanged; this never raises.
+    """
+    try:
+        state = _state(app)
+    except Exception:
+        return False
+    return state.capture(exc)
+
+
 def close(app: "Flask | None" = None, timeout: float = 10.0) -> bool:
     """Flush *app*'s records, stop fmd's threads and release its database connections (idempotent).
 
@@ -70,5 +84,5 @@ def close(app: "Flask | None" = None, timeout: float = 10.0) -> bool:
     return _state(app).close(timeout)
 
 
-__all__ = ["FMD", "Config", "ConfigError", "ConfigWarning", "bind", "close", "config", "flush", "set_level",
-           "stats"]
+__all__ = ["FMD", "Config", "ConfigError", "ConfigWarning", "bind", "capture", "close", "config", "flush",
+           "set_level", "stats"]

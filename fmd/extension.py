@@ -18,10 +18,15 @@ from flask import Flask
 
 from . import config as config_module
 from .instrument import install
+from .instrument.exceptions import ExceptionCapture
 from .instrument.guard import ErrorLog
+from .instrument.hooks import WRAPPER_CODES
 from .instrument.levels import Levels
 from .instrument.maintenance import Maintenance
+from .instrument.outliers import Baselines, Watchdog
 from .instrument.recorder import Recorder
+from .instrument.redact import Redactor
+from .instrument.tracebacks import AppCode
 from .instrument.version import app_version
 from .lifecycle import bound, close_when_collected, weak_endpoint_names
 from .mount import DashboardMount
@@ -82,12 +87,18 @@ class FMD:
         levels = Levels(settings.monitor_level)
         levels.seed(list(app.view_functions))
         errors = ErrorLog()
+        baselines = Baselines(settings.outlier_detection_constant, settings.outlier_min_ms / 1000.0)
+        app_code = AppCode([os.path.join(app.root_path, path) for path in settings.app_paths] or None)
+        redactor = Redactor(settings.redact)
         recorder = Recorder(store, levels, version, queue_size=settings.queue_size, batch_size=settings.batch_size,
                             flush_interval=settings.flush_interval, sync_interval=settings.sync_interval,
-                            errors=errors, endpoint_names=weak_endpoint_names(app))
+                            errors=errors, endpoint_names=weak_endpoint_names(app), baselines=baselines,
+                            redactor=redactor)
         recorder.maintenance = Maintenance.from_settings(store, settings, errors)  # the retention job's thread
         state = State(settings=settings, version=version, store=store, levels=levels, recorder=recorder,
-                      errors=errors, unavailable=unavailable)
+                      errors=errors, unavailable=unavailable, baselines=baselines,
+                      exceptions=ExceptionCapture(app_code, redactor))
+        state.watchdog = recorder.watchdog = Watchdog(state.inflight, baselines, app_code, errors, WRAPPER_CODES)
         app.extensions["fmd"] = state
         state.host_app = app
         if unavailable is None:  # else nothing is queued: the host's requests are served unrecorded

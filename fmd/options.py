@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -80,6 +81,44 @@ def _positive_float(maximum: float) -> Callable[[Any], float]:
         return number
 
     return parse
+
+
+def _float_range(low: float, high: float) -> Callable[[Any], float]:
+    expected = f"a number from {low:g} to {high:g}"
+
+    def parse(value: Any) -> float:
+        if isinstance(value, bool):
+            raise ValueError(expected)
+        try:
+            number = float(str(value).strip()) if not isinstance(value, (int, float)) else float(value)
+        except ValueError:
+            raise ValueError(expected) from None
+        if not (low <= number <= high):  # (NaN fails both)
+            raise ValueError(expected)
+        return number
+
+    return parse
+
+
+_WORD = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """A list of key names: a Python list/tuple, or text separated by commas or whitespace."""
+    expected = "key names (letters, digits, '_', '-', '.') separated by commas, e.g. 'ssn, pin'"
+    items = value if isinstance(value, (list, tuple)) else re.split(r"[,\s]+", _str(value))
+    names = tuple(str(item).strip() for item in items if str(item).strip())
+    if not all(isinstance(item, str) for item in items) or not all(_WORD.match(n) for n in names):
+        raise ValueError(expected)
+    return names
+
+
+def _paths(value: Any) -> tuple[str, ...]:
+    """Directories: a Python list/tuple, or text separated by commas or the OS path separator."""
+    items = value if isinstance(value, (list, tuple)) else re.split(r"[,%s]" % re.escape(os.pathsep), _str(value))
+    if not all(isinstance(item, (str, os.PathLike)) for item in items):
+        raise ValueError("directories separated by commas, e.g. '/srv/app, /srv/lib'")
+    return tuple(os.fspath(item).strip() for item in items if os.fspath(item).strip())
 
 
 _LINK = re.compile(r"^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")
@@ -187,6 +226,13 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
     Option("MONITOR_LEVEL", "dashboard", 1, _int_range(0, 3), "Monitoring level of a newly seen endpoint (0-3)."),
     Option("OUTLIER_DETECTION_CONSTANT", "dashboard", 2.5, _positive_float(1000),
            "A request slower than this many times the endpoint's average is an outlier."),
+    Option("OUTLIER_MIN_MS", "dashboard", 20.0, _float_range(0, 3_600_000),
+           "A request faster than this many milliseconds is never an outlier, however slow for its endpoint."),
+    Option("REDACT", "dashboard", (), _names,
+           "More key names whose values are redacted in outliers and tracebacks (the defaults stay)."),
+    Option("APP_PATHS", "dashboard", (), _paths,
+           "Directories holding the application's own code (default: whatever is outside the standard "
+           "library and site-packages); relative ones are taken from the app's root_path."),
     Option("SAMPLING_PERIOD", "dashboard", 5.0, _positive_float(10_000), "Profiler sampling period in ms."),
     Option("ENABLE_LOGGING", "dashboard", False, _bool, "Log fmd's activity at INFO level."),
     Option("TRUSTED_PROXIES", "dashboard", 0, _int_range(0, 10),

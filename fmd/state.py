@@ -40,6 +40,10 @@ class State:
     #: thread ident -> (started epoch, endpoint, level) of every monitored request under way
     inflight: dict = field(default_factory=dict)
     dashboard: Any = None
+    #: Level 2: outlier thresholds per endpoint, the watchdog thread, the exception capture (see extension)
+    baselines: Any = None
+    watchdog: Any = None
+    exceptions: Any = None
     #: Why fmd cannot use its database at all (e.g. an instance folder that cannot be created): requests
     #: are then served unrecorded and the dashboard explains this reason with a 503. None when fine.
     unavailable: str | None = None
@@ -69,6 +73,33 @@ class State:
         table = dict(self.levels.table)
         table[endpoint] = level
         self.levels.table = table  # replaced, never mutated: request threads read it without a lock
+
+    def capture(self, exc: BaseException | None = None) -> bool:
+        """Record a handled exception like an unhandled one (its group, counts, traceback); True when queued.
+
+        Inside a monitored request it counts for that request's endpoint, elsewhere (a job, a thread) as
+        "outside a request". Without *exc*, the exception being handled (``sys.exc_info()``). Never raises.
+        """
+        import sys
+        import threading
+        import time
+
+        from .instrument.records import EVENT
+
+        if exc is None:
+            exc = sys.exc_info()[1]
+        if exc is None or self.unavailable or self.exceptions is None:
+            return False
+        try:
+            seen = self.exceptions.seen(exc)
+            if seen is None:
+                return False
+            running = self.inflight.get(threading.get_ident())
+            self.recorder.submit((running[1] if running else None, 0.0, time.time(), EVENT, "", "", (seen,)))
+            return True
+        except Exception:
+            self.errors.report("capture", "fmd: could not capture an exception")
+            return False
 
     def stats(self) -> dict:
         """This process's recording health."""
@@ -116,6 +147,10 @@ class DisabledState:
     def set_level(self, endpoint: str, level: int) -> None:
         """Checks its arguments like the enabled form, then does nothing."""
         _check_level(endpoint, level)
+
+    def capture(self, exc: BaseException | None = None) -> bool:
+        """Does nothing (fmd is disabled)."""
+        return False
 
     def stats(self) -> dict:
         """``enabled: False`` and zero counters."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from .levels import EXCLUDED
+from .records import EVENT
 from .storable import all_plain as _all_plain
 from .storable import storable, storable_record
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from ..store.engine import Store
     from .guard import ErrorLog
     from .levels import Levels
+    from .outliers import Baselines
+    from .redact import Redactor
 
 log = logging.getLogger("fmd.recorder")
 
@@ -41,6 +44,8 @@ class Batch:
     records: list
     #: endpoint name -> epoch of its latest request (level-0 touches; the records' own times are added)
     last_seen: dict = field(default_factory=dict)
+    #: every record is a plain 6-tuple (no level-2 attachments, no EVENT): the common case, no sorting needed
+    plain: bool = False
 
 
 @dataclass
@@ -55,10 +60,14 @@ class Tally:
     lock_conflicts: int = 0
     failed_writes: int = 0
     last_error: str | None = None
+    events: int = 0  # fmd.capture() outside a request: exception occurrences without a request
+    outliers: int = 0  # outliers stored (with their requests, counted in rows_written)
+    exceptions: int = 0  # exception occurrences stored
+    lost_attachments: int = 0  # outliers or tracebacks that could not be prepared (their requests are written)
 
     @property
     def done(self) -> int:
-        return self.rows_written + self.unrouted + self.skipped + self.rejected
+        return self.rows_written + self.unrouted + self.skipped + self.rejected + self.events
 
 
 def is_passing(exc: BaseException) -> bool:
@@ -102,9 +111,12 @@ def short_error(exc: BaseException) -> str:
 class BatchWriter:
     """Holds the batches taken from the hand-off and writes them (writer thread only)."""
 
-    def __init__(self, store: "Store", levels: "Levels", version: str, errors: "ErrorLog") -> None:
+    def __init__(self, store: "Store", levels: "Levels", version: str, errors: "ErrorLog",
+                 baselines: "Baselines | None" = None, redactor: "Redactor | None" = None) -> None:
         self.store = store
         self.levels = levels
+        self.baselines = baselines
+        self.redactor = redactor
         self.version = storable(version, 100)  # models.VERSION_LEN (not imported: binding loads no SQLAlchemy)
         self.errors = errors
         self.tally = Tally()
@@ -120,19 +132,47 @@ class BatchWriter:
         from ..store.models import GROUP_LEN, IP_LEN, NAME_LEN
         from ..store.writes import new_batch_id
 
-        if _all_plain(records, NAME_LEN, GROUP_LEN, IP_LEN):
+        if self.baselines is not None:
+            self._observe(records)
+        plain = _all_plain(records, NAME_LEN, GROUP_LEN, IP_LEN)
+        if plain:
             clean = records  # the common case: one check over the whole batch, no per-record work
         else:
             clean = []
             for record in records:
                 try:
-                    clean.append(storable_record(record, NAME_LEN, GROUP_LEN, IP_LEN))
+                    record = storable_record(record, NAME_LEN, GROUP_LEN, IP_LEN)
+                    if len(record) == 7:
+                        record = record[:6] + (self._prepare(record[6]),)
+                    clean.append(record)
                 except Exception:  # not a record at all: nothing a database could store
                     self._reject(1, "a malformed record")
         last_seen = {storable(name, NAME_LEN): when for name, when in touched.items() if name is not None}
         if clean or last_seen:
-            self.pending.append(Batch(new_batch_id(), clean, last_seen))
+            self.pending.append(Batch(new_batch_id(), clean, last_seen, plain))
         return len(records) - len(clean)
+
+    def _observe(self, records: list) -> None:
+        """Feed the durations of level-2+ endpoints to the outlier baselines (raw names: what the hook reads)."""
+        table = self.levels.table
+        if not any(level >= 2 for level in table.values()):
+            return
+        observe = self.baselines.observe
+        for record in records:
+            name = record[0]
+            if name is not None and table.get(name, 0) >= 2 and record[3] != EVENT:
+                observe(name, record[1])
+
+    def _prepare(self, extras: tuple) -> tuple:
+        from .prepare import prepare
+
+        try:
+            return prepare(extras, self.redactor)
+        except Exception:
+            self.tally.lost_attachments += 1
+            self.errors.report("prepare", "fmd: could not prepare an outlier or a traceback; its request is "
+                               "recorded without it")
+            return ()
 
     def write_pending(self, release: Callable[[int], None], most: int) -> None:
         """Write up to *most* pending batches; *release(n)* is told of every record done with."""
@@ -172,10 +212,12 @@ class BatchWriter:
         from ..store import writes
 
         records = batch.records
+        # Level-2 attachments or EVENT records among them (never in the common, plain batch)
+        mixed = not batch.plain and any(len(r) != 6 for r in records)
         last_seen = dict(batch.last_seen)
         for record in records:  # before the filter below: a level-0 endpoint still gets its last-requested time
             name = record[0]
-            if name is not None and record[2] > last_seen.get(name, 0.0):
+            if name is not None and record[2] > last_seen.get(name, 0.0) and (not mixed or record[3] != EVENT):
                 last_seen[name] = record[2]
         table = self.levels.table
         synced_at = self.levels.synced_at or 0.0
@@ -183,9 +225,11 @@ class BatchWriter:
         if records and any(r[2] < synced_at for r in records):
             # Made before this process knew the stored levels: honour a level 0 set in the dashboard.
             # (any(), not records[0]: a long request that started early can be queued after a later short one.)
-            kept = [r for r in records if r[0] is None or r[2] >= synced_at or table.get(r[0], 1) > 0]
+            kept = [r for r in records if r[0] is None or r[2] >= synced_at or table.get(r[0], 1) > 0
+                    or (mixed and r[3] == EVENT)]
         names = {name for name in last_seen if table.get(name, 0) != EXCLUDED}
-        unknown = [n for n in names if n not in self._endpoint_ids]
+        wanted = names | {r[0] for r in kept if r[0] is not None and r[3] == EVENT} if mixed else names
+        unknown = [n for n in wanted if n not in self._endpoint_ids]
         if unknown:
             with self.store.write() as conn:
                 self._endpoint_ids.update(writes.ensure_endpoints(conn, self.store.tables, unknown, table))
@@ -193,15 +237,20 @@ class BatchWriter:
             with self.store.write() as conn:
                 self._recreate_removed(conn, names)
                 written = writes.write_batch(conn, self.store.tables, batch.id, self.version, kept,
-                                             self._endpoint_ids, {n: last_seen[n] for n in names})
+                                             self._endpoint_ids, {n: last_seen[n] for n in names}, mixed)
         except writes.AlreadyWritten:
-            written = sum(1 for r in kept if r[0] is not None)
+            events = sum(1 for r in kept if r[3] == EVENT) if mixed else 0
+            written = writes.Written(sum(1 for r in kept if r[0] is not None) - events, events)
             self.tally.already_written += 1
             log.info("fmd: batch %s was already stored by an earlier attempt", batch.id)
-        unrouted = sum(1 for r in kept if r[0] is None)
-        self.tally.rows_written += written
-        self.tally.unrouted += unrouted
-        self.tally.skipped += len(records) - written - unrouted
+        unrouted = sum(1 for r in kept if r[0] is None and r[3] != EVENT)
+        tally = self.tally
+        tally.rows_written += written.rows
+        tally.unrouted += unrouted
+        tally.events += written.events
+        tally.outliers += written.outliers
+        tally.exceptions += written.exceptions
+        tally.skipped += len(records) - written.rows - unrouted - written.events
 
     def _recreate_removed(self, conn, names: set) -> None:  # noqa: ANN001
         """Re-create endpoints a merge removed since their ids were cached (see fmd.store.purge)."""

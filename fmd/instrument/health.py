@@ -5,11 +5,11 @@ hundreds of apps in one process still shows one process. When several apps of on
 same database and prefix, their figures are summed into that process's row.
 
 Every submitted record is accounted for:
-``submitted = rows_written + unrouted + skipped + rejected + dropped + queue_length``, where ``unrouted`` are
+``submitted = rows_written + unrouted + skipped + rejected + events + dropped + queue_length``, where ``unrouted`` are
 requests that matched no route (counted per status code, no raw row), ``skipped`` were made at level 0 before
 this process learnt the stored levels, ``rejected`` were refused by the database for their data and ``dropped``
 were refused by a full queue. Level-0 requests are not submitted at all (only their endpoint's last-request
-time is kept).
+time is kept). ``events`` are fmd.capture() calls made outside a request (exceptions, no request row).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 _identity: tuple[int, str, float] | None = None
 
 #: The figures summed over the recorders of a process (stats() keys).
-SUMMED = ("submitted", "rows_written", "unrouted", "skipped", "rejected", "dropped", "queue_length",
+SUMMED = ("submitted", "rows_written", "unrouted", "skipped", "rejected", "events", "dropped", "queue_length",
           "failed_writes", "internal_errors")
 
 

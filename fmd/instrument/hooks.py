@@ -49,6 +49,7 @@ from werkzeug.wsgi import ClosingIterator
 from .clientip import client_ip_reader
 from .groupby import group_of
 from .levels import EXCLUDED
+from .records import OutlierSeen
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -75,10 +76,17 @@ def install(app: "Flask", state: "State") -> None:
     fixed_group_by = state.settings.fixed_group_by  # from bind(group_by=...) or app.config: wins over fmd.config
     live_config = state.settings.config or _NO_CONFIG  # the fmd.config the app was bound with, read per request
     client_ip = client_ip_reader(state.settings.trusted_proxies)
+    watchdog = state.watchdog
+    thresholds = state.baselines.thresholds
+    exceptions = state.exceptions
+    #: thread ident -> an exception the app's own error handler turned into a response (see below)
+    handled: dict[int, BaseException] = {}
     dispatch = app.full_dispatch_request
     handle_exception = app.handle_exception
+    handle_user_exception = app.handle_user_exception
 
-    def record(endpoint: str | None, started: float, wall: float, status: int, environ: dict) -> bool:
+    def record(endpoint: str | None, started: float, wall: float, status: int, environ: dict,
+               extra: tuple | None = None) -> bool:
         """Hand one finished request to the recorder; True when that started the writer."""
         duration = perf_counter() - started
         if recorder.pid != getpid():  # forked without Python's fork hooks (uWSGI): this process's own state
@@ -87,7 +95,8 @@ def install(app: "Flask", state: "State") -> None:
             put((None, duration, wall, status, "", ""))
         else:
             source = fixed_group_by if fixed_group_by is not None else live_config.group_by
-            put((endpoint, duration, wall, status, "" if source is None else group(source), client_ip(environ)))
+            item = (endpoint, duration, wall, status, "" if source is None else group(source), client_ip(environ))
+            put(item if extra is None else item + (extra,))
         if recorder.started:
             return False
         recorder.start()
@@ -100,11 +109,51 @@ def install(app: "Flask", state: "State") -> None:
             errors.report("group_by", "fmd: config.group_by raised; recorded as empty")
             return ""
 
-    def finish(pending: tuple, status: int) -> None:
+    def finish(pending: tuple, status: int, exc: BaseException | None = None) -> None:
+        """Record a request whose end came later: an exception handled by Flask, or a stream closed."""
         try:
-            record(*pending[:3], status, pending[3])
+            endpoint, started, wall, environ, level, extra = pending
+            if exc is not None and level > 0:
+                extra = _attach(extra, failure(exc))
+            if level >= 2 and not _has_outlier(extra):
+                extra = _attach(extra, judge(endpoint, wall, perf_counter() - started, environ, None))
+            record(endpoint, started, wall, status, environ, extra)
         except Exception:
             errors.report("record", "fmd: could not record a request")
+
+    def failure(exc: BaseException) -> Any:
+        try:
+            return exceptions.seen(exc)
+        except Exception:
+            errors.report("exception", "fmd: could not capture an exception of the app")
+            return None
+
+    def judge(endpoint: str | None, wall: float, duration: float, environ: dict, request: Any) -> Any:
+        """An OutlierSeen when a level-2 request was an outlier, else None (its capture, if any, dropped)."""
+        limit = thresholds.get(endpoint)
+        capture = watchdog.take(threading.get_ident(), wall) if watchdog.captures else None
+        if limit is None or duration <= limit:
+            return None
+        try:
+            return outlier_seen(endpoint, limit, environ, request, capture)
+        except Exception:
+            errors.report("outlier", "fmd: could not capture an outlier")
+            return None
+
+    def outlier_seen(endpoint: str, limit: float, environ: dict, request: Any, capture: tuple | None) -> Any:
+        form = body = None
+        if request is not None:
+            length = request.content_length or 0
+            if 0 < length <= _MAX_BODY:  # reading what the view did not is bounded: the values, not an upload
+                if request.mimetype in _FORM_TYPES:
+                    form = list(request.form.items(multi=True))
+                elif request.is_json:
+                    body = request.get_json(silent=True)
+        average = state.baselines.average(endpoint) or limit / max(state.baselines.constant, 1e-9)
+        seen = OutlierSeen(average, {k: v for k, v in environ.items() if type(v) is str}, form, body)
+        if capture is not None:
+            seen.stack, seen.stack_at, seen.cpu, seen.memory = capture[1:]
+        return seen
 
     def full_dispatch_request() -> Any:
         entered = perf_counter()
@@ -135,12 +184,23 @@ def install(app: "Flask", state: "State") -> None:
         ident = threading.get_ident()  # looked up per call: gevent patches it after import
         if endpoint is not None:
             inflight[ident] = (wall, endpoint, level)
+            if level >= 2 and not watchdog.awake:  # after the registry entry: see Watchdog._run
+                try:
+                    watchdog.wake()
+                except Exception:
+                    errors.report("watchdog", "fmd: could not start the outlier watchdog")
         started = perf_counter()
         try:
             response = dispatch()
         except Exception as exc:
             inflight.pop(ident, None)
-            pending = (endpoint, started, wall, request.environ)
+            extra = None
+            if endpoint is not None:
+                handled.pop(ident, None)
+                extra = _attach(None, failure(exc))
+                if level >= 2:
+                    extra = _attach(extra, judge(endpoint, wall, perf_counter() - started, request.environ, request))
+            pending = (endpoint, started, wall, request.environ, 0, extra)  # (level 0: nothing left to judge)
             try:
                 setattr(exc, _PENDING, pending)
             except Exception:  # an exception type that takes no attributes: its status is 500
@@ -148,20 +208,28 @@ def install(app: "Flask", state: "State") -> None:
             raise
         except BaseException:
             inflight.pop(ident, None)
-            finish((endpoint, started, wall, request.environ), 500)
+            finish((endpoint, started, wall, request.environ, 0, None), 500)
             raise
         try:
             returned = perf_counter()
             inflight.pop(ident, None)
+            extra = None
+            if handled:
+                error = handled.pop(ident, None)
+                if error is not None and response.status_code >= 500 and endpoint is not None:
+                    extra = _attach(None, failure(error))
             body = response.response
             if type(body) is not list and type(body) is not ClosingIterator and response.is_streamed:
                 # (A ClosingIterator body is a WSGI app's finished output, e.g. an abort() or 404 page that
                 # Flask converted with force_type: nothing left to wait for.)
-                _time_stream(response, lambda status: finish((endpoint, started, wall, request.environ), status),
+                pending = (endpoint, started, wall, request.environ, level, extra)
+                _time_stream(response, lambda status, exc=None: finish(pending, status, exc),
                              request.environ, recorder.late)
                 started_writer = False
             else:
-                started_writer = record(endpoint, started, wall, response.status_code, request.environ)
+                if level >= 2:
+                    extra = _attach(extra, judge(endpoint, wall, returned - started, request.environ, request))
+                started_writer = record(endpoint, started, wall, response.status_code, request.environ, extra)
             if not started_writer:
                 # Plain attribute updates, no lock: two threads may lose one another's update now and then,
                 # which a mean over thousands of requests does not notice (a lock would cost more than it saves).
@@ -169,6 +237,16 @@ def install(app: "Flask", state: "State") -> None:
                 recorder.request_cost_n += 1
         except Exception:
             errors.report("record", "fmd: could not record a request")
+        return response
+
+    def wrapped_handle_user_exception(e: Exception) -> Any:
+        # An exception the app's own error handler answers: remembered for the wrapper, which records it when
+        # the response is a 5xx (an error the client saw). Re-raised ones reach the wrapper's except anyway.
+        response = handle_user_exception(e)
+        try:
+            handled[threading.get_ident()] = e
+        except Exception:
+            pass
         return response
 
     def wrapped_handle_exception(e: Exception) -> Any:
@@ -189,6 +267,26 @@ def install(app: "Flask", state: "State") -> None:
 
     app.full_dispatch_request = full_dispatch_request  # type: ignore[method-assign]
     app.handle_exception = wrapped_handle_exception  # type: ignore[method-assign]
+    app.handle_user_exception = wrapped_handle_user_exception  # type: ignore[method-assign]
+    WRAPPER_CODES.add(full_dispatch_request.__code__)
+
+
+#: The code of the request wrapper: a stack taken by the watchdog starts below it (at the view's dispatch).
+WRAPPER_CODES: set = set()
+#: Request bodies up to this size are read for an outlier's values (a form, a JSON document).
+_MAX_BODY = 64 * 1024
+_FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+def _attach(extra: tuple | None, item: Any) -> tuple | None:
+    """*extra* with *item* added (None items are not)."""
+    if item is None:
+        return extra
+    return (item,) if extra is None else extra + (item,)
+
+
+def _has_outlier(extra: tuple | None) -> bool:
+    return extra is not None and any(isinstance(item, OutlierSeen) for item in extra)
 
 
 def _time_stream(response: Any, done: Callable[[int], None], environ: dict, late: Any) -> None:
@@ -253,8 +351,8 @@ class _TimedBody:
             yield from self._body
         except GeneratorExit:  # the server stopped early (a client that went away): close() reports
             raise
-        except BaseException:
-            self._report(500)
+        except BaseException as exc:
+            self._report(500, exc if isinstance(exc, Exception) else None)
             raise
         self._report(self._status)
 
@@ -276,7 +374,10 @@ class _TimedBody:
             except Exception:
                 pass
 
-    def _report(self, status: int) -> None:
+    def _report(self, status: int, exc: BaseException | None = None) -> None:
         if not self._reported:
             self._reported = True
-            self._done(status)
+            if exc is None:
+                self._done(status)
+            else:
+                self._done(status, exc)

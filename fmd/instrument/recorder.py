@@ -30,7 +30,7 @@ import random
 import threading
 import time
 import weakref
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from ..store.engine import Store
 from .batches import BatchWriter, is_lock_conflict, is_passing, short_error
@@ -52,7 +52,8 @@ _adopt_lock = native_lock()
 class Recorder:
     def __init__(self, store: Store, levels: Levels, version: str, *, queue_size: int, batch_size: int,
                  flush_interval: float, sync_interval: float, errors: ErrorLog,
-                 endpoint_names: Callable[[], Iterable[str]] = tuple) -> None:
+                 endpoint_names: Callable[[], Iterable[str]] = tuple, baselines: Any = None,
+                 redactor: Any = None) -> None:
         self.store = store
         self.levels = levels
         self.version = version
@@ -62,6 +63,11 @@ class Recorder:
         self.sync_interval = sync_interval
         self.errors = errors
         self.endpoint_names = endpoint_names
+        #: Level 2: outlier thresholds (kept from the records written) and the redaction of their values
+        self.baselines = baselines
+        self.redactor = redactor
+        #: The outlier watchdog (fmd.instrument.outliers), stopped with the writer.
+        self.watchdog = None
         #: The retention job's thread (fmd.instrument.maintenance), started and stopped with the writer.
         self.maintenance = None
         self.handoff = Handoff(queue_size)
@@ -74,7 +80,7 @@ class Recorder:
     def _reset(self) -> None:
         """Fresh per-process state (at creation and in a forked child)."""
         self.handoff.reset()
-        self.batches = BatchWriter(self.store, self.levels, self.version, self.errors)
+        self.batches = BatchWriter(self.store, self.levels, self.version, self.errors, self.baselines, self.redactor)
         self.started = False
         self.request_cost_s = 0.0  # fmd's own time on the request path, summed by the request threads
         self.request_cost_n = 0
@@ -171,6 +177,8 @@ class Recorder:
         self._urgent.set()
         if self.maintenance is not None:
             self.maintenance.stop()
+        if self.watchdog is not None:
+            self.watchdog.stop()
         if not own_thread and self.pid == os.getpid():
             deadline = time.monotonic() + timeout
             while self._alive and time.monotonic() < deadline:
@@ -241,6 +249,8 @@ class Recorder:
                 "rejected": tally.rejected, "dropped": dropped, "failed_writes": tally.failed_writes,
                 "last_error": tally.last_error, "already_written": tally.already_written,
                 "lock_conflicts": tally.lock_conflicts, "internal_errors": self.errors.total,
+                "events": tally.events, "outliers": tally.outliers, "exceptions": tally.exceptions,
+                "lost_attachments": tally.lost_attachments,
                 "writer_running": self.running, **self.cost_us()}
 
     def cost_us(self) -> dict:
@@ -381,6 +391,23 @@ class Recorder:
                 if self.levels.synced_at is None:
                     self.levels.synced_at = time.time()
         self.batches.register([n for n in self.endpoint_names() if self.levels.level_of(n) != EXCLUDED])
+        if self.baselines is not None:
+            self._seed_baselines()
+
+    def _seed_baselines(self) -> None:
+        """Start the outlier means of endpoints newly at level 2+ from their stored rollups (see outliers)."""
+        from ..store.extras import mean_durations
+        from .outliers import SEED_DAYS
+
+        watched = [name for name, level in self.levels.table.items() if level >= 2]
+        self.baselines.forget(watched)
+        new = [name for name in watched if name not in self.baselines.seeded]
+        if new:
+            with self.store.read() as conn:
+                means = mean_durations(conn, self.store.tables, new, time.time() - SEED_DAYS * 86400)
+            for name in new:
+                count, mean = means.get(name, (0, 0.0))
+                self.baselines.seed(name, count, mean)
 
     def report_health(self) -> None:
         """Write this process's health row now (the writer does it every few seconds)."""

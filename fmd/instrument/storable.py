@@ -33,10 +33,14 @@ def storable(value: Any, limit: int) -> str:
 
 
 def storable_record(record: tuple, name_len: int, group_len: int, ip_len: int) -> tuple:
-    """A request record ``(endpoint, duration, started, status, group_by, ip)`` with storable text."""
-    endpoint, duration, started, status, group_by, ip = record
-    return (None if endpoint is None else storable(endpoint, name_len), float(duration), float(started),
-            int(status), storable(group_by, group_len), storable(ip, ip_len))
+    """A request record ``(endpoint, duration, started, status, group_by, ip[, attachments])`` with storable
+    text (the attachments, level-2 objects, pass through: fmd.instrument.prepare makes those storable)."""
+    endpoint, duration, started, status, group_by, ip, *rest = record
+    if len(rest) > 1:
+        raise ValueError("not a record")
+    clean = (None if endpoint is None else storable(endpoint, name_len), float(duration), float(started),
+             int(status), storable(group_by, group_len), storable(ip, ip_len))
+    return clean + (tuple(rest[0]),) if rest else clean
 
 
 def all_plain(records: list, name_len: int, group_len: int, ip_len: int) -> bool:

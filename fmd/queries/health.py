@@ -29,6 +29,6 @@ def processes(conn: Connection, t: Tables, now: datetime, stale_after: timedelta
 def totals(rows: list[dict]) -> dict:
     """Sums over the processes that still report (queue, written, dropped, failed writes, errors)."""
     live = [r for r in rows if not r["stale"]]
-    keys = ("submitted", "queue_length", "rows_written", "unrouted", "skipped", "rejected", "dropped",
+    keys = ("submitted", "queue_length", "rows_written", "unrouted", "skipped", "rejected", "events", "dropped",
             "failed_writes", "internal_errors")
     return {"processes": len(live), **{k: sum(r[k] or 0 for r in live) for k in keys}}

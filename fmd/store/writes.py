@@ -15,6 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from .models import GROUP_LEN, NAME_LEN, Tables
 from .rollups import Fold, increment, utc_from_epoch
 
+EVENT = -1  # (fmd.instrument.records.EVENT: a record that is not a request)
+
 LEVELS_VERSION_KEY = "levels_version"
 
 
@@ -84,10 +86,12 @@ def ensure_endpoints(conn: Connection, t: Tables, names: Iterable[str], level_of
 
 
 def write_batch(conn: Connection, t: Tables, batch_id: str, version: str, records: Sequence[tuple],
-                endpoint_ids: Mapping[str, int], last_seen: Mapping[str, float]) -> int:
-    """Store one batch: raw rows, rollups and endpoint times, in the caller's transaction.
+                endpoint_ids: Mapping[str, int], last_seen: Mapping[str, float], mixed: bool = False) -> "Written":
+    """Store one batch: raw rows, rollups, endpoint times and level-2 rows, in the caller's transaction.
 
-    Raises AlreadyWritten when this batch id was committed before. Returns the raw rows written.
+    *records* are request tuples; when *mixed*, some have a seventh item, their prepared level-2 rows
+    (fmd.instrument.prepare), and some are EVENT records (status -1: exceptions outside a request, no request
+    row). Raises AlreadyWritten when this batch id was committed before.
     """
     try:  # first statement: a duplicate id aborts the transaction before anything else is written
         conn.execute(insert(t.batch), {"id": batch_id, "written_at": utcnow()})
@@ -97,25 +101,66 @@ def write_batch(conn: Connection, t: Tables, batch_id: str, version: str, record
     rows = []
     first: dict[int, float] = {}
     as_text = conn.dialect.name == "sqlite"
-    for endpoint, duration, started, status, group_by, ip in records:
+    written = Written()
+    exceptions = ExceptionFold()
+    outliers = []
+    for record in records:
+        outlier = None
+        if mixed and len(record) != 6:
+            endpoint, duration, started, status, group_by, ip, attached = record
+            for kind, fields in attached:
+                if kind == "exception":
+                    exceptions.add(fields, endpoint_ids.get(endpoint, 0) if endpoint is not None else 0, version)
+                elif kind == "outlier":
+                    outlier = fields
+            if status == EVENT:
+                written.events += 1
+                continue
+        else:
+            endpoint, duration, started, status, group_by, ip = record
         if endpoint is None:
             fold.add_unrouted(started, status)
             continue
         endpoint_id = endpoint_ids[endpoint]
         when = _utc(started)
         group_by = group_by[:GROUP_LEN]
-        rows.append((endpoint_id, duration, when.isoformat(" ", "microseconds") if as_text else when, version,
-                     group_by, ip, status))
+        row = (endpoint_id, duration, when.isoformat(" ", "microseconds") if as_text else when, version,
+               group_by, ip, status)
+        if outlier is None:
+            rows.append(row)
+        else:  # inserted alone below, to learn the id its outlier points at
+            outliers.append((dict(zip(REQUEST_COLUMNS, row[:2] + (when,) + row[3:])), outlier))
         fold.add(endpoint_id, started, duration, version, status, group_by, ip)
         if started < first.get(endpoint_id, float("inf")):
             first[endpoint_id] = started
+    written.rows = len(rows) + len(outliers)
     # Endpoint rows first: on MySQL/MariaDB the inserts below take shared locks on them (foreign key
     # checks), and a later UPDATE would have to upgrade those to exclusive ones, which deadlocks two
     # writers of the same endpoints. Taken exclusive first (in id order), the writers simply queue.
     touch_endpoints(conn, t, {endpoint_ids[n]: ts for n, ts in last_seen.items() if n in endpoint_ids}, first)
     insert_tuples(conn, t.request, REQUEST_COLUMNS, rows)
+    for request, fields in outliers:
+        request_id = insert_request(conn, t, request)
+        insert_outlier(conn, t, {**fields, "request_id": request_id, "endpoint_id": request["endpoint_id"],
+                                 "time_requested": request["time_requested"], "duration": request["duration"],
+                                 "status_code": request["status_code"], "version": version})
+    written.outliers = len(outliers)
     fold.apply(conn, t)
-    return len(rows)
+    exceptions.apply(conn, t, version)
+    written.exceptions = len(exceptions)
+    return written
+
+
+class Written:
+    """What one batch stored."""
+
+    __slots__ = ("rows", "events", "outliers", "exceptions")
+
+    def __init__(self, rows: int = 0, events: int = 0) -> None:
+        self.rows = rows  # raw request rows
+        self.events = events  # EVENT records
+        self.outliers = 0
+        self.exceptions = 0  # exception occurrences
 
 
 #: Column order of the tuples write_batch inserts into the request table.
@@ -195,3 +240,6 @@ def prune_batches(conn: Connection, t: Tables, older_than: timedelta = timedelta
 
 __all__ = ["AlreadyWritten", "ensure_endpoints", "write_batch", "levels_version", "load_levels", "store_level",
            "report_process", "prune_batches", "new_batch_id", "increment", "utcnow"]
+
+
+from .extras import ExceptionFold, insert_outlier, insert_request  # noqa: E402 - extras imports this module
