@@ -30,7 +30,7 @@ from .instrument.tracebacks import AppCode
 from .instrument.version import app_version
 from .lifecycle import bound, close_when_collected, weak_endpoint_names
 from .mount import DashboardMount
-from .state import DisabledState, State
+from .state import AVAILABLE_LEVELS, UNAVAILABLE_LEVEL, DisabledState, State
 from .store.engine import Store
 from .store.hostalembic import protect_from_host_migrate
 
@@ -84,7 +84,12 @@ class FMD:
         database, unavailable = _database_for(app, settings)
         version = app_version(settings.app_version, settings.git)
         store = Store(database, settings.table_prefix)
-        levels = Levels(settings.monitor_level)
+        default_level = settings.monitor_level
+        if default_level not in AVAILABLE_LEVELS:
+            log.warning("fmd: MONITOR_LEVEL %s (from %s): %s; new endpoints start at level 2", default_level,
+                        settings.sources.get("MONITOR_LEVEL", "default"), UNAVAILABLE_LEVEL)
+            default_level = 2
+        levels = Levels(default_level)
         levels.seed(list(app.view_functions))
         errors = ErrorLog()
         baselines = Baselines(settings.outlier_detection_constant, settings.outlier_min_ms / 1000.0)

@@ -20,11 +20,18 @@ from .store.engine import Store
 log = logging.getLogger("fmd")
 
 LEVELS = (0, 1, 2, 3)
+#: The levels this version can honour: level 3 (the profiler) is refused until the profiler exists, rather
+#: than offered and silently recording nothing more than level 2.
+AVAILABLE_LEVELS = (0, 1, 2)
+UNAVAILABLE_LEVEL = ("level 3 (the profiler) is not available in this version of fmd yet; "
+                     "level 2 records timings, outliers and exceptions")
 
 
 def _check_level(endpoint: str, level: int) -> None:
     if isinstance(level, bool) or not isinstance(level, int) or level not in LEVELS:
         raise ValueError(f"monitoring level must be one of {LEVELS}, not {level!r}")
+    if level not in AVAILABLE_LEVELS:
+        raise ValueError(UNAVAILABLE_LEVEL)
     if not isinstance(endpoint, str) or not endpoint or is_static(endpoint):
         raise ValueError(f"not a monitorable endpoint: {endpoint!r}")
 

@@ -17,7 +17,7 @@ from fmd.store.engine import Store
 
 #: Every table holding recorded data, by its name without the prefix.
 DATA_TABLES = ("request", "rollup_hour", "rollup_day", "histogram_hour", "histogram_day", "rollup_group_day",
-               "histogram_group_day", "rollup_ip_day", "outlier", "stack_line", "exception_group")
+               "histogram_group_day", "rollup_ip_day", "outlier", "stack_line", "exception_day")
 
 
 def epoch(moment: datetime) -> float:
@@ -81,8 +81,14 @@ def add_outliers_and_profiles(store: Store, request_ids: Iterable[int], lines: i
         if code_id is None:
             code_id = conn.execute(t.code_line.insert().values(filename="app.py", line_number=1, function_name="f",
                                                                code="pass")).inserted_primary_key[0]
+        r = t.request
         for rid in request_ids:
-            conn.execute(t.outlier.insert().values(request_id=rid, request_url="/x", stacktrace="..."))
+            req = conn.execute(select(r.c.endpoint_id, r.c.time_requested, r.c.duration, r.c.status_code)
+                               .where(r.c.id == rid)).one()
+            conn.execute(t.outlier.insert().values(
+                request_id=rid, endpoint_id=req.endpoint_id, time_requested=req.time_requested, duration=req.duration,
+                status_code=req.status_code, version="1.0", average=req.duration / 3, method="GET", url="/x",
+                stacktrace="[]"))
             conn.execute(t.stack_line.insert(), [{"request_id": rid, "position": p, "code_id": code_id, "indent": p,
                                                   "duration": 0.001} for p in range(lines)])
 

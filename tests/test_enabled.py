@@ -43,7 +43,8 @@ def test_disabled_binds_nothing_but_the_api_stays_callable(how: str, tmp_path: P
     assert fmd.stats(app)["enabled"] is False and fmd.stats(app)["submitted"] == 0
     assert fmd.stats()["enabled"] is False  # outside an app context: the newest bound app
     assert fmd.flush(1) is True and state.flush() is True
-    assert fmd.set_level("index", 3, app=app) is None
+    assert fmd.set_level("index", 2, app=app) is None
+    assert fmd.capture(ValueError("x"), app=app) is False
     with pytest.raises(ValueError):
         fmd.set_level("index", 7, app=app)  # still checked, as when enabled
     assert fmd.close(app) is True

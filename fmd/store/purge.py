@@ -3,7 +3,8 @@
 Both are plain functions over a Connection and run in the caller's single transaction; ``in_transaction``
 opens one and retries it when the database picked it as a deadlock victim (the writer thread retries its own
 batch the same way). What "recorded data" is: raw request rows, every rollup and histogram table keyed by
-endpoint, exception groups, and the outliers and profiler lines of the endpoint's requests.
+endpoint, its exception occurrences (a group left with none goes too), and the outliers and profiler lines of the
+endpoint's requests.
 
 Purge keeps the endpoint row itself (its name and monitoring level are configuration, not data) and resets
 its first/last request times to what is left. ``before`` cuts at a moment (naive UTC):
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable, Iterable, TypeVar
 
-from sqlalchemy import Connection, Table, delete, func, select, update
+from sqlalchemy import Connection, Table, delete, exists, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from .models import Tables
@@ -71,7 +72,7 @@ class Outcome:
 def rollup_tables(t: Tables) -> list[Table]:
     """Every rollup/histogram table keyed by endpoint, in the order the writer upserts them (lock order)."""
     return [t.rollup_hour, t.rollup_day, t.histogram_hour, t.histogram_day, t.rollup_group_day, t.histogram_group_day,
-            t.rollup_ip_day]
+            t.rollup_ip_day, t.exception_day]
 
 
 def grain_of(table: Table) -> str:
@@ -117,11 +118,10 @@ def purge(conn: Connection, t: Tables, endpoint_id: int, before: datetime | None
             edge = _floor(before, grain)
             where = where & (table.c[grain] < edge)
         out.add(table, conn.execute(delete(table).where(where)).rowcount)
-    x = t.exception_group
-    where = x.c.endpoint_id == endpoint_id
-    if before is not None:
-        where = where & (x.c.last_seen < before)
-    out.add(x, conn.execute(delete(x).where(where)).rowcount)
+    # Exception groups are app-wide: the endpoint's occurrences went with exception_day above; a group
+    # left without any occurrence goes too.
+    x, d = t.exception_group, t.exception_day
+    out.add(x, conn.execute(delete(x).where(~exists().where(d.c.group_id == x.c.id))).rowcount)
     _reset_times(conn, t, endpoint, before)
     return out
 
@@ -171,7 +171,8 @@ def merge(conn: Connection, t: Tables, source_id: int, target_id: int) -> Outcom
     out.add(r, conn.execute(update(r).where(r.c.endpoint_id == source_id).values(endpoint_id=target_id)).rowcount)
     for table in rollup_tables(t):
         out.add(table, _merge_rollup(conn, table, source_id, target_id))
-    out.add(t.exception_group, _merge_exceptions(conn, t, source_id, target_id))
+    o = t.outlier  # (its rows would go with the source endpoint: a cascading foreign key)
+    out.add(o, conn.execute(update(o).where(o.c.endpoint_id == source_id).values(endpoint_id=target_id)).rowcount)
     firsts = [v for v in (source["first_requested"], target["first_requested"]) if v is not None]
     lasts = [v for v in (source["last_requested"], target["last_requested"]) if v is not None]
     conn.execute(update(e).where(e.c.id == target_id).values(first_requested=min(firsts) if firsts else None,
@@ -208,23 +209,6 @@ def _merge_rollup(conn: Connection, table: Table, source_id: int, target_id: int
         moved += len(rows)
         first = end
     return moved
-
-
-def _merge_exceptions(conn: Connection, t: Tables, source_id: int, target_id: int) -> int:
-    """Exception groups: same fingerprint -> counts added to the target's group; others re-pointed."""
-    x = t.exception_group
-    rows = conn.execute(select(x).where(x.c.endpoint_id == source_id).with_for_update()).all()
-    for row in rows:
-        hit = conn.execute(select(x.c.id, x.c.first_seen, x.c.last_seen).where(
-            x.c.endpoint_id == target_id, x.c.fingerprint == row.fingerprint).with_for_update()).first()
-        if hit is None:
-            conn.execute(update(x).where(x.c.id == row.id).values(endpoint_id=target_id))
-            continue
-        conn.execute(update(x).where(x.c.id == hit.id).values(
-            count=x.c["count"] + row.count, first_seen=min(hit.first_seen, row.first_seen),
-            last_seen=max(hit.last_seen, row.last_seen)))
-        conn.execute(delete(x).where(x.c.id == row.id))
-    return len(rows)
 
 
 # ----------------------------------------------------------------------------------------- transactions

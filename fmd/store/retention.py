@@ -3,7 +3,8 @@ scheduled run happen once per period across every worker and host.
 
 What is pruned (ages from the ``[retention]`` options; 0 keeps a kind forever):
 
-* outliers whose request is older than RETENTION_OUTLIERS_DAYS (and any whose request is gone);
+* outliers whose request is older than RETENTION_OUTLIERS_DAYS (and any whose request is gone), and the
+  stored traceback of exception groups last refreshed before then (their counts stay);
 * profiler lines (``stack_line``) whose request is older than RETENTION_PROFILES_DAYS (idem);
 * raw request rows older than RETENTION_REQUESTS_DAYS, except those that still have an outlier or
   profile: a drill-down needs its request, so the request stays as long as they do;
@@ -155,6 +156,11 @@ def _prune_all(store: "Store", cut: dict[str, datetime | None], batch: int,
     t = store.tables
     if cut["outliers"]:
         _prune_linked(store, t.outlier, t.outlier.c.id, cut["outliers"], batch, lambda n: step("outliers", n))
+        # Exception groups keep their counts; their stored traceback ages like an outlier (a few hundred
+        # groups at most: one statement).
+        g = t.exception_group
+        with store.write() as conn:
+            conn.execute(update(g).where(g.c.traceback_at < cut["outliers"]).values(traceback=None))
     if cut["profiles"]:
         # Profile lines are many per request: a batch is a range of request ids, sized to ~batch lines.
         _prune_linked(store, t.stack_line, t.stack_line.c.request_id, cut["profiles"], max(batch // 50, 1),

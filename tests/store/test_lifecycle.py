@@ -33,11 +33,24 @@ def endpoint_row(store: Store, name: str) -> dict | None:
 
 
 def add_exception(store: Store, endpoint_id: int, fingerprint: str, count: int, seen: datetime) -> None:
+    """*count* occurrences of the (app-wide) group *fingerprint* on *endpoint_id*, on the day of *seen*."""
     t = store.tables
+    g = t.exception_group
     with store.write() as conn:
-        conn.execute(t.exception_group.insert().values(endpoint_id=endpoint_id, fingerprint=fingerprint,
-                                                       exception_type="ValueError", count=count, first_seen=seen,
-                                                       last_seen=seen))
+        gid = conn.execute(select(g.c.id).where(g.c.fingerprint == fingerprint)).scalar()
+        if gid is None:
+            gid = conn.execute(g.insert().values(fingerprint=fingerprint, exception_type="ValueError", location="",
+                                                 count=0, first_seen=seen, last_seen=seen, last_version="1.0")
+                               ).inserted_primary_key[0]
+        conn.execute(g.update().where(g.c.id == gid).values(count=g.c["count"] + count))
+        conn.execute(t.exception_day.insert().values(group_id=gid, day=seen.replace(hour=0, minute=0, second=0),
+                                                     endpoint_id=endpoint_id, version="1.0", count=count))
+
+
+def groups(store: Store) -> set[str]:
+    t = store.tables
+    with store.read() as conn:
+        return set(conn.execute(select(t.exception_group.c.fingerprint)).scalars())
 
 
 def test_purge_removes_every_row_of_one_endpoint_only(store: Store) -> None:
@@ -48,14 +61,17 @@ def test_purge_removes_every_row_of_one_endpoint_only(store: Store) -> None:
     before_b = counts(store, ids["b"])
     before_a = counts(store, ids["a"])
     assert before_a["request"] == 12 and before_a["outlier"] == 4 and before_a["stack_line"] == 12
-    assert before_a["rollup_hour"] == 2 and before_a["exception_group"] == 1
+    assert before_a["rollup_hour"] == 2 and before_a["exception_day"] == 1
+    add_exception(store, ids["b"], "f2", 1, DAY1)
+    before_b = counts(store, ids["b"])
 
     outcome = purge_endpoint(store, "a")
 
     assert counts(store, ids["a"]) == dict.fromkeys(before_a, 0)
     assert counts(store, ids["b"]) == before_b  # untouched
     assert outcome.rows[f"{store.prefix}request"] == 12 and outcome.rows[f"{store.prefix}outlier"] == 4
-    assert outcome.total == sum(before_a.values())
+    assert outcome.total == sum(before_a.values()) + 1  # + the group f1, left without any occurrence
+    assert groups(store) == {"f2"}
     row = endpoint_row(store, "a")  # the endpoint and its level stay; its times are cleared
     assert row is not None and row["first_requested"] is None and row["last_requested"] is None
 
@@ -115,7 +131,7 @@ def test_merge_adds_rollups_into_the_target_and_removes_the_source(store: Store)
     assert after["rollup_hour"] == everything["rollup_hour"] - 2
     assert after["rollup_day"] == everything["rollup_day"] - 1
     assert after["rollup_group_day"] == everything["rollup_group_day"] - 1
-    assert after["exception_group"] == 2
+    assert after["exception_day"] == 3 and groups(store) == {"same", "only-old"}
     assert outcome.rows[f"{store.prefix}request"] == 13
     assert endpoint_row(store, "old") is None
     merged = endpoint_row(store, "new")
@@ -123,7 +139,9 @@ def test_merge_adds_rollups_into_the_target_and_removes_the_source(store: Store)
     assert merged["last_requested"] == max(old_row["last_requested"], new_row["last_requested"])
     t = store.tables
     with store.read() as conn:
-        same = conn.execute(select(t.exception_group.c["count"]).where(t.exception_group.c.fingerprint == "same"))
+        g, d = t.exception_group, t.exception_day
+        same = conn.execute(select(func.sum(d.c["count"])).join(g, g.c.id == d.c.group_id)
+                            .where(g.c.fingerprint == "same", d.c.endpoint_id == dst))
         assert same.scalar_one() == 7
 
 
