@@ -80,12 +80,18 @@ def test_every_tab_is_a_page_a_section_and_a_fragment(app, admin) -> None:  # no
         assert "hx-swap-oob" not in section.text
         current = (TABS[0] if not path else next(t for t in TABS if "/" + t.path == path))
         assert re.search(rf'id="fmd-tab-{current.path}" [^>]*aria-current="page"', tabs.text), path
+        assert f'data-tab="{current.path}"' in tabs.text, path
         if current.draw:  # every chart tab has a chart with rows and a CSV link
             [spec] = specs(tabs.text)
             assert next(iter(spec["datasets"].values())), path
             assert f'href="{url(app, "index", "/" + current.path)}.csv?start=' in tabs.text, path
-        else:
+        elif current.load:  # a table tab: the rows and the generic CSV link
             assert 'id="fmd-versions-table"' in tabs.text
+            assert f'href="{url(app, "index", "/" + current.path)}.csv?start=' in tabs.text, path
+        else:  # a tab with its own panel, paging and downloads (outliers, exceptions; their own tests)
+            assert current.panel is not None, path
+            if current.name == "outliers":
+                assert 'id="fmd-outliers"' in tabs.text and "No outliers of “index” were recorded" in tabs.text
 
 
 def test_header_shows_routes_methods_level_and_figures(app, admin) -> None:  # noqa: ANN001
@@ -170,7 +176,7 @@ def test_versions_table(app, admin) -> None:  # noqa: ANN001
 
 
 def test_every_tab_downloads_as_csv(app, admin) -> None:  # noqa: ANN001
-    for tab in TABS:
+    for tab in (t for t in TABS if t.load):  # tabs with their own panel bring their own downloads
         resp = admin.get(url(app, "index", f"/{tab.path}.csv"))
         assert resp.status_code == 200 and resp.mimetype == "text/csv", tab.name
         assert f'filename="fmd-endpoint-{app.ids["index"]}-{tab.path}-' in resp.headers["Content-Disposition"]
@@ -181,7 +187,7 @@ def test_every_tab_downloads_as_csv(app, admin) -> None:  # noqa: ANN001
 
 
 def test_empty_states_say_why(app, admin) -> None:  # noqa: ANN001
-    for path in PATHS:
+    for path in [""] + ["/" + tab.path for tab in TABS if tab.load]:  # panel tabs say it their own way
         html = admin.get(url(app, "index", path) + "?start=2001-01-01&end=2001-01-07",
                          headers={"HX-Request": "true"}).text
         assert "No requests of “index” were recorded from 2001-01-01 to 2001-01-07 (UTC)" in html, path
@@ -238,14 +244,14 @@ def level(app, name: str) -> int:  # noqa: ANN001
 
 def test_admin_changes_the_level_in_the_header(app, admin) -> None:  # noqa: ANN001
     eid = app.ids["index"]
-    resp = post(admin, f"/endpoint/{eid}/level", {"level": "3"}, htmx=True)
+    resp = post(admin, f"/endpoint/{eid}/level", {"level": "2"}, htmx=True)
     assert resp.status_code == 200 and resp.text.lstrip().startswith('<form class="fmd-inline fmd-level"')
-    assert '<option value="3" selected>' in resp.text and 'hx-target="closest form"' in resp.text
-    assert level(app, "index") == 3 and app.extensions["fmd"].levels.table["index"] == 3
-    plain = post(admin, f"/endpoint/{eid}/level", {"level": "2"})
+    assert '<option value="2" selected>' in resp.text and 'hx-target="closest form"' in resp.text
+    assert level(app, "index") == 2 and app.extensions["fmd"].levels.table["index"] == 2
+    plain = post(admin, f"/endpoint/{eid}/level", {"level": "0"})
     assert plain.status_code == 303 and plain.headers["Location"] == url(app, "index")
-    assert level(app, "index") == 2
+    assert level(app, "index") == 0
     for bad in ("7", "", "x"):
         assert post(admin, f"/endpoint/{eid}/level", {"level": bad}, htmx=True).status_code == 400
-    assert post(admin, f"/endpoint/{eid}/level", {"level": "0"}, token=False).status_code == 400  # no CSRF token
-    assert level(app, "index") == 2
+    assert post(admin, f"/endpoint/{eid}/level", {"level": "1"}, token=False).status_code == 400  # no CSRF token
+    assert level(app, "index") == 0

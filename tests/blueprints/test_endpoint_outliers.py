@@ -273,7 +273,7 @@ def test_below_level_2_says_how_to_enable_and_still_shows_stored(app, admin) -> 
     assert hint in old and row_ids(old) == ids_of(app, "old") and "stored while the level was higher" in old
     silent = admin.get(tab(app, "silent"), headers={"HX-Request": "true"}).text
     assert hint in silent and "No outliers of “silent” were recorded" in silent
-    app.extensions["fmd"].set_level("silent", 3)
+    app.extensions["fmd"].set_level("silent", 2)
     assert hint not in admin.get(tab(app, "silent"), headers={"HX-Request": "true"}).text
 
 
