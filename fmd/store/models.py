@@ -23,6 +23,14 @@ class _DateTime6(DATETIME):
     fsp = 6
 
 
+class _MediumText(Text):
+    """MEDIUMTEXT on MySQL/MariaDB (16 MB; TEXT holds only 64 KB), without importing the MySQL dialect."""
+
+    __visit_name__ = "MEDIUMTEXT"
+
+
+#: JSON documents that may pass 64 KB (an outlier's values, a traceback): MEDIUMTEXT on MySQL/MariaDB.
+LongText = Text().with_variant(_MediumText(), "mysql", "mariadb")
 #: Microsecond DATETIME on MySQL/MariaDB (its default drops fractions of a second).
 UtcDateTime = DateTime().with_variant(_DateTime6(), "mysql", "mariadb")
 #: A 64-bit autoincrementing key; SQLite only autoincrements INTEGER PRIMARY KEY.
@@ -249,11 +257,11 @@ def tables_for(prefix: str) -> Tables:
         Column("average", Double, nullable=False),
         Column("method", String(16), nullable=False, default=""),
         Column("url", Text, nullable=False),
-        Column("request_values", Text),  # JSON {"query": [[k, v]...], "form": [[k, v]...], "json": any}
-        Column("request_headers", Text),  # JSON [[name, value]...]
-        Column("request_environment", Text),  # JSON {key: value}
+        Column("request_values", LongText),  # JSON {"query": [[k, v]...], "form": [[k, v]...], "json": any}
+        Column("request_headers", LongText),  # JSON [[name, value]...]
+        Column("request_environment", LongText),  # JSON {key: value}
         #: JSON [{"file", "line", "function", "code", "app"}...], outermost first, from the view function down
-        Column("stacktrace", Text),
+        Column("stacktrace", LongText),
         Column("stack_at", Double),  # seconds into the request when the stack was taken; NULL: not taken
         Column("cpu_percent", Text),  # JSON [percent per core]
         Column("memory", Text),  # JSON {"rss": bytes, "system_percent": %, "system_available": bytes}
@@ -296,7 +304,7 @@ def tables_for(prefix: str) -> Tables:
         #: set by an admin; cleared by an occurrence in a version not in ``resolved_versions``
         Column("resolved_at", UtcDateTime),
         Column("resolved_versions", Text),  # JSON [version...] the group had been seen in when resolved
-        Column("traceback", Text),
+        Column("traceback", LongText),
         Column("traceback_at", UtcDateTime),
         Index(f"ix_{p}exception_group_last_seen", "last_seen"),
     )

@@ -20,6 +20,7 @@ depends_on = None
 # Types are spelled out here (not imported from fmd.store.models), as in 0001.
 UtcDateTime = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+LongText = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")  # JSON documents over 64 KB
 MYSQL = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}  # as every fmd table (see 0002)
 
 
@@ -47,10 +48,10 @@ def upgrade() -> None:
         sa.Column("average", sa.Double, nullable=False),
         sa.Column("method", sa.String(16), nullable=False),
         sa.Column("url", sa.Text, nullable=False),
-        sa.Column("request_values", sa.Text),
-        sa.Column("request_headers", sa.Text),
-        sa.Column("request_environment", sa.Text),
-        sa.Column("stacktrace", sa.Text),
+        sa.Column("request_values", LongText),
+        sa.Column("request_headers", LongText),
+        sa.Column("request_environment", LongText),
+        sa.Column("stacktrace", LongText),
         sa.Column("stack_at", sa.Double),
         sa.Column("cpu_percent", sa.Text),
         sa.Column("memory", sa.Text),
@@ -73,7 +74,7 @@ def upgrade() -> None:
         sa.Column("last_version", sa.String(100), nullable=False),
         sa.Column("resolved_at", UtcDateTime),
         sa.Column("resolved_versions", sa.Text),
-        sa.Column("traceback", sa.Text),
+        sa.Column("traceback", LongText),
         sa.Column("traceback_at", UtcDateTime),
         **MYSQL,
     )
