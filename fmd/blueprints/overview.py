@@ -32,7 +32,8 @@ COLUMNS = [("name", "Endpoint", False, "Endpoint name (Flask's view endpoint)"),
            ("median", "Median", True, "Median duration over the last 7 days"),
            ("p95", "p95", True, "95th percentile duration over the last 7 days"),
            ("errors", "5xx", True, "Share of responses with a 5xx status over the last 7 days"),
-           ("last", "Last request", True, "Time of the most recent request")]
+           ("last", "Last request", True, "Time of the most recent request"),
+           ("exceptions", "Exceptions", True, "Open exception groups with an occurrence on this endpoint")]
 
 
 @bp.app_template_filter("duration")
@@ -68,6 +69,7 @@ def _context(args: OverviewArgs, rows: list[dict], now: Any, **extra: Any) -> di
     return {"args": args, "rows": rows, "now": now, "columns": COLUMNS, "levels": LEVELS,
             "level_names": LEVEL_NAMES, "can_edit": is_admin(),
             "endpoint_page": "endpoint.index" if "endpoint.index" in current_app.view_functions else None,
+            "exceptions_page": "endpoint.exceptions" if "endpoint.exceptions" in current_app.view_functions else None,
             **extra}
 
 

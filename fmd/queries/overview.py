@@ -16,10 +16,11 @@ from sqlalchemy import (ColumnElement, Connection, Select, Table, case, func, li
 
 from ..store.models import Tables
 from ._histograms import by_first, histograms, percentiles
+from .exceptions import open_groups_by_endpoint
 from ._range import DatePeriod, ceil_day, floor_hour, local_midnight_utc, local_today
 
 #: Sortable columns, in table order: key -> how a row's value is read.
-SORT_KEYS = ("name", "level", "today", "week", "total", "median", "p95", "errors", "last")
+SORT_KEYS = ("name", "level", "today", "week", "total", "median", "p95", "errors", "last", "exceptions")
 #: The window of the percentile and error-rate columns (local days ending today).
 STATS_DAYS = 7
 
@@ -97,7 +98,8 @@ def overview_rows(conn: Connection, t: Tables, now: datetime, tz: str, needle: s
     """The overview's rows for the endpoints whose name contains *needle* (and among *endpoint_ids*), unsorted.
 
     Each row: id, name, level, today, week, total (hits), median and p95 (seconds, last STATS_DAYS local
-    days, None without requests), errors (share of 5xx in those days, None without requests), last (UTC).
+    days, None without requests), errors (share of 5xx in those days, None without requests), last (UTC),
+    exceptions (open exception groups with an occurrence on the endpoint, any time).
     """
     rows = filter_endpoints(endpoints(conn, t), needle)
     if endpoint_ids is not None:
@@ -113,6 +115,8 @@ def overview_rows(conn: Connection, t: Tables, now: datetime, tz: str, needle: s
     # Without a filter every endpoint is wanted: a plain scan beats a long IN list on the rollup table.
     counts = hit_counts(conn, t, today_start, week_start, ids if needle or endpoint_ids is not None else None)
     hists = by_first(histograms(conn, t, period.utc, ids))
+    # One grouped read of the (small) exception tables, whatever the number of endpoints or requests.
+    opened = open_groups_by_endpoint(conn, t)
     out = []
     for row in rows:
         c = counts.get(row["id"], {})
@@ -121,7 +125,8 @@ def overview_rows(conn: Connection, t: Tables, now: datetime, tz: str, needle: s
         out.append({"id": row["id"], "name": row["name"], "level": row["level"], "today": c.get("today", 0),
                     "week": week, "total": c.get("total", 0), "median": qs[0] if qs else None,
                     "p95": qs[1] if qs else None,
-                    "errors": c.get("errors_week", 0) / week if week else None, "last": row["last"]})
+                    "errors": c.get("errors_week", 0) / week if week else None, "last": row["last"],
+                    "exceptions": opened.get(row["id"], 0)})
     return out
 
 

@@ -98,14 +98,14 @@ def test_filter_and_sort_stay_in_the_url(admin) -> None:  # noqa: ANN001
 
 def test_admin_changes_a_level_in_place(app, admin) -> None:  # noqa: ANN001
     eid = app.ids["api.item"]
-    resp = post(admin, f"/overview/level/{eid}", {"level": "3"}, htmx=True)
+    resp = post(admin, f"/overview/level/{eid}", {"level": "2"}, htmx=True)
     assert resp.status_code == 200 and "<html" not in resp.text
     assert resp.text.strip().startswith(f'<tr id="fmd-endpoint-{eid}"')
-    assert '<option value="3" selected>' in resp.text and ">10<" in resp.text  # the row with its counts
-    assert level_of(app, "api.item") == 3
-    assert app.extensions["fmd"].levels.table["api.item"] == 3
+    assert '<option value="2" selected>' in resp.text and ">10<" in resp.text  # the row with its counts
+    assert level_of(app, "api.item") == 2
+    assert app.extensions["fmd"].levels.table["api.item"] == 2
     page = admin.get(PREFIX + "/overview").text
-    assert re.search(rf'fmd-endpoint-{eid}".*?<option value="3" selected>', page, re.S)
+    assert re.search(rf'fmd-endpoint-{eid}".*?<option value="2" selected>', page, re.S)
 
 
 def test_plain_form_post_redirects_back(app, admin) -> None:  # noqa: ANN001
@@ -167,3 +167,24 @@ def test_bad_arguments_are_a_400_with_a_message(admin) -> None:  # noqa: ANN001
                            ("q=" + "x" * 251, "at most 250")):
         resp = admin.get(PREFIX + "/overview?" + query)
         assert resp.status_code == 400 and message in resp.text, query
+
+
+def test_exceptions_column_links_to_the_endpoint_tab(app, admin) -> None:  # noqa: ANN001
+    from exception_data import group
+    from fmd.queries._range import floor_day, utcnow
+
+    store = app.extensions["fmd"].store
+    eid, today = app.ids["api.item"], floor_day(utcnow())
+    group(store, "KeyError", [(today, eid, "1.0", 3)])
+    group(store, "ValueError", [(today, eid, "1.0", 1)], message="other")
+    group(store, "TypeError", [(today, app.ids["index"], "1.0", 1)], resolved_at=today, resolved_versions=["1.0"])
+    html = admin.get(PREFIX + "/overview").text
+    assert 'data-sort="exceptions">Exceptions</a>' in html
+    row = re.search(rf'<tr id="fmd-endpoint-{eid}".*?</tr>', html, re.S).group(0)
+    assert re.search(rf'<a class="fmd-bad" href="/dashboard/endpoint/{eid}/exceptions"\s+title="2 open exception '
+                     r'groups">2</a>', row)
+    index_id = app.ids["index"]
+    index_row = re.search(rf'<tr id="fmd-endpoint-{index_id}".*?</tr>', html, re.S).group(0)
+    assert "/exceptions" not in index_row and re.search(r'fmd-exc-count">–</td>', index_row)  # resolved only
+    desc = names(admin.get(PREFIX + "/overview?sort=exceptions&dir=desc").text)
+    assert desc[0] == "api.item"

@@ -101,3 +101,22 @@ def test_every_sort_key_works(rows) -> None:  # noqa: ANN001
     for key in overview.SORT_KEYS:
         for descending in (False, True):
             assert {r["name"] for r in overview.sort_rows(list(rows.values()), key, descending)} == set(rows)
+
+
+def test_open_exception_groups_per_endpoint(store) -> None:  # noqa: ANN001
+    from exception_data import group
+
+    ids = record(store, [("alpha", 0.01, datetime(2024, 3, 10, 8), 500)], endpoints=["beta"])
+    alpha = ids["alpha"]
+    day = datetime(2024, 3, 10)
+    group(store, "KeyError", [(day, alpha, "1.0", 2), (day - timedelta(days=1), alpha, "1.0", 1)])
+    group(store, "ValueError", [(datetime(2023, 1, 1), alpha, "0.1", 1)])  # any time counts
+    group(store, "TypeError", [(day, alpha, "1.0", 1)], resolved_at=day, resolved_versions=["1.0"])  # resolved
+    group(store, "OSError", [(day, 0, "1.0", 1)])  # outside a request: on no endpoint's row
+    with store.read() as conn:
+        rows = {r["name"]: r for r in overview.overview_rows(conn, store.tables, NOW, "UTC")}
+        only = overview.overview_rows(conn, store.tables, NOW, "UTC", "alp")
+    assert rows["alpha"]["exceptions"] == 2 and rows["beta"]["exceptions"] == 0
+    assert only[0]["exceptions"] == 2
+    ranked = overview.sort_rows(list(rows.values()), "exceptions", True)
+    assert [r["name"] for r in ranked] == ["alpha", "beta"]
