@@ -33,6 +33,13 @@ def sometimes_app() -> Flask:
             stuck_in_the_database(float(request.args["slow"]))
         return "ok"
 
+    @app.route("/fails-slowly")
+    def fails_slowly() -> str:
+        if request.args.get("slow"):
+            stuck_in_the_database(float(request.args["slow"]))
+            raise LookupError("slow and broken")
+        return "ok"
+
     @app.route("/hello")
     def hello() -> str:
         return "hello"
@@ -59,11 +66,12 @@ def wait_for_threshold(app: Flask, endpoint: str, timeout: float = 10.0) -> floa
     return state.baselines.thresholds[endpoint]
 
 
-def warm(app: Flask, path: str = "/sometimes", n: int = 30) -> float:
+def warm(app: Flask, path: str = "/sometimes", n: int = 30, endpoint: str | None = None) -> float:
+    """*n* fast requests to *path*; its endpoint's threshold once the writer has taken them."""
     client = app.test_client()
     for _ in range(n):
         assert client.get(path).status_code == 200
-    return wait_for_threshold(app, path.strip("/").split("?")[0])
+    return wait_for_threshold(app, endpoint or path.strip("/"))
 
 
 def level2(make_app: Any, url: str, **options: Any) -> Flask:
@@ -101,6 +109,20 @@ def test_slow_request_is_an_outlier_with_the_stack_where_it_was_stuck(sqlite_url
         assert isinstance(json.loads(row["cpu_percent"]), list)
         assert set(json.loads(row["memory"])) == {"rss", "system_percent", "system_available"}
     assert app.extensions["fmd"].watchdog.captured == 3
+
+
+def test_a_slow_failing_request_is_an_outlier_and_an_exception(sqlite_url, make_app) -> None:  # noqa: ANN001
+    app = level2(make_app, sqlite_url)
+    warm(app, "/fails-slowly", n=MIN_SAMPLES, endpoint="fails_slowly")
+    assert app.test_client().get("/fails-slowly?slow=0.1").status_code == 500
+    (row,) = outliers(app)
+    assert row["status_code"] == 500 and json.loads(row["stacktrace"])[-1]["function"] == "stuck_in_the_database"
+    state = app.extensions["fmd"]
+    with state.store.read() as conn:
+        (group,) = conn.execute(select(state.store.tables.exception_group)).mappings().all()
+    assert group["exception_type"] == "LookupError" and group["count"] == 1
+    stats = fmd.stats(app)
+    assert stats["outliers"] == 1 and stats["exceptions"] == 1
 
 
 def test_hello_hammered_at_level_2_yields_no_outlier(sqlite_url, make_app) -> None:  # noqa: ANN001
