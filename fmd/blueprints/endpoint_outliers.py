@@ -74,6 +74,16 @@ def _pairs(value: Any) -> list[tuple[str, str]]:
             for item in value]
 
 
+def _json_text(body: Any) -> str | None:
+    """A request's JSON body for reading; None when there was none (or it was left out, which ``cut`` says).
+
+    A body too long to keep is stored as its shortened serialisation, a string: that is shown as it is.
+    """
+    if body is None or body == "":
+        return None
+    return body if isinstance(body, str) else json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False)
+
+
 def _link_args(period: DatePeriod, **more: Any) -> dict:
     return {**period_args(period), **more}
 
@@ -132,7 +142,9 @@ def detail(endpoint_id: int, outlier_id: int) -> Response:
     ctx = {"endpoint": endpoint, "o": outlier, "period": period, "tz": period.tz, "now": utcnow(),
            "runs": fold_frames(outlier["stacktrace"]),
            "query": _pairs(values.get("query")), "form": _pairs(values.get("form")),
-           "json_body": None if values.get("json") is None else json.dumps(values["json"], indent=2, sort_keys=True),
+           "json_body": _json_text(values.get("json")),
+           # A stack too large to keep is stored as {"cut": "..."} (fmd.instrument.prepare).
+           "stack_cut": outlier["stacktrace"].get("cut") if isinstance(outlier["stacktrace"], dict) else None,
            "headers": _pairs(outlier["request_headers"]),
            "environment": sorted((str(k), str(v)) for k, v in environment.items())
            if isinstance(environment, dict) else [],

@@ -7,10 +7,14 @@ import csv
 import io
 import json
 import re
+import time
 from datetime import timedelta
 
 import pytest
 from dashboard_helpers import PREFIX, dashboard, logged_in
+from flask import Flask, request
+
+import fmd
 
 from fmd.blueprints.endpoint_outliers import fold_frames
 from fmd.queries._range import utcnow
@@ -197,6 +201,58 @@ def test_no_stack_taken(app, admin) -> None:  # noqa: ANN001
     text = admin.get(f"{tab(app)}/{oid}", headers={"HX-Request": "true"}).text
     assert "the request ended before the watchdog saw it; no stack" in text and "library frame" not in text
     assert "No CPU use recorded." in text and "No memory use recorded." in text and "shortened" not in text
+
+
+def test_a_stack_too_large_and_a_cut_body_are_explained(app, admin) -> None:  # noqa: ANN001
+    store = app.extensions["fmd"].store
+    oid = ids_of(app)[3]
+    with store.write() as conn:  # as fmd.instrument.prepare stores them when they exceed their budget
+        conn.execute(store.tables.outlier.update().where(store.tables.outlier.c.id == oid).values(
+            stacktrace=json.dumps({"cut": "90000 characters: too large to keep"}),
+            request_values=json.dumps({"query": [], "form": [], "json": '{"long": "aaaa'})))
+    text = admin.get(f"{tab(app)}/{oid}", headers={"HX-Request": "true"}).text
+    assert "The stack was too large to keep (90000 characters: too large to keep)." in text
+    assert '<pre class="fmd-outlier-pre">{&#34;long&#34;: &#34;aaaa</pre>' in text
+
+
+def test_an_outlier_captured_by_fmd_shows_where_it_was_stuck(make_app, sqlite_url) -> None:  # noqa: ANN001
+    host = Flask("outliers")
+
+    def stuck_in_the_database(seconds: float) -> None:
+        time.sleep(seconds)
+
+    @host.route("/sometimes")
+    def sometimes() -> str:
+        if request.args.get("slow"):
+            stuck_in_the_database(float(request.args["slow"]))
+        return "ok"
+
+    app = dashboard(make_app, sqlite_url, app=host, monitor_level=2, sync_interval=0.1)
+    state, client = app.extensions["fmd"], app.test_client()
+    deadline = time.monotonic() + 10
+    while "sometimes" not in state.baselines.thresholds:  # the writer judges after enough fast requests
+        assert time.monotonic() < deadline, "no outlier threshold"
+        for _ in range(10):
+            client.get("/sometimes")
+        fmd.flush(1)
+    assert client.get("/sometimes?slow=0.3&who=<b>x</b>").status_code == 200
+    assert fmd.flush(10)
+    with state.store.read() as conn:
+        eid = endpoint_by_name(conn, state.store.tables, "sometimes")
+    admin = logged_in(app)
+    html = admin.get(f"{PREFIX}/endpoint/{eid}/outliers", headers={"HX-Request": "true"}).text
+    [oid] = row_ids(html)
+    assert "/sometimes?slow=0.3&amp;who=&lt;b&gt;x&lt;/b&gt;" in html and "Outliers are captured" not in html
+    text = admin.get(f"{PREFIX}/endpoint/{eid}/outliers/{oid}", headers={"HX-Request": "true"}).text
+    assert re.search(r"stack taken \d+ ms into the request", text)
+    app_frames = re.findall(r'<li class="fmd-frame fmd-frame-app">.*?</li>', text, re.S)
+    assert "stuck_in_the_database" in app_frames[-1] and "time.sleep(seconds)" in app_frames[-1]
+    assert "<code>who</code></th><td><code>&lt;b&gt;x&lt;/b&gt;</code>" in text and "core 0" in text
+
+
+def endpoint_by_name(conn, t, name: str) -> int:  # noqa: ANN001
+    return conn.execute(t.endpoint.select().with_only_columns(t.endpoint.c.id).where(t.endpoint.c.name == name)
+                        ).scalar_one()
 
 
 def test_hostile_values_are_text(app, admin) -> None:  # noqa: ANN001
