@@ -24,7 +24,8 @@ def _sparkline() -> Any:
     return (alt.Chart(alt.NamedData(DATASET)).mark_bar(color=COLOR)
             .encode(x=alt.X("x:Q", axis=None, scale=alt.Scale(domain=[slot("domain")], nice=False, zero=False)),
                     x2="x2",
-                    y=alt.Y("count:Q", axis=None, scale=alt.Scale(zero=True)),
+                    # y2 = 0: with x and x2 both given, a bar without y2 would be a 5-pixel horizontal band.
+                    y=alt.Y("count:Q", axis=None, scale=alt.Scale(zero=True)), y2=alt.datum(0),
                     tooltip=[alt.Tooltip("day:N", title="UTC day"),
                              alt.Tooltip("count:Q", title="Occurrences", format=",")])
             .properties(width=WIDTH, height=HEIGHT)

@@ -18,6 +18,7 @@ def test_bars_sit_on_their_day_of_the_range() -> None:
     assert [(r["day"], r["count"]) for r in rows] == [("2024-03-02", 3), ("2024-03-07", 1)]
     assert [(r["x"], r["x2"]) for r in rows] == [(0.6, 1.4), (5.6, 6.4)]
     assert spec["encoding"]["x"]["scale"]["domain"] == [-0.5, 6.5]  # seven days, whole bars at both ends
+    assert spec["encoding"]["y2"] == {"datum": 0}  # vertical bars from zero (x2 alone makes horizontal bands)
     assert spec["encoding"]["x"]["axis"] is None and spec["encoding"]["y"]["axis"] is None
     assert (spec["width"], spec["height"]) == (WIDTH, HEIGHT)
     assert spec["usermeta"] == {"embedOptions": {"actions": False}}
