@@ -96,9 +96,10 @@ def _links(period: DatePeriod, f: q.GroupFilter, page: int, tab_endpoint: int | 
         return _with_query(base, _merge(args, changes))
 
     hidden = {**args, **({"from_endpoint": str(tab_endpoint)} if on_tab else {})}
-    everywhere = _with_query(url_for("exceptions.index"), {"endpoint": str(tab_endpoint), **period_args(period)}) \
-        if on_tab else None
-    return {"exc_base": base, "exc_all_url": everywhere, "exc_filter": f, "exc_page": page, "exc_url": list_url, "exc_hidden": hidden, "exc_on_tab": on_tab,
+    everywhere = (_with_query(url_for("exceptions.index"), {"endpoint": str(tab_endpoint), **period_args(period)})
+                  if on_tab else None)
+    return {"exc_base": base, "exc_all_url": everywhere, "exc_filter": f, "exc_page": page, "exc_url": list_url,
+            "exc_hidden": hidden, "exc_on_tab": on_tab,
             "exc_target": "#fmd-tabs" if on_tab else f"#{LIST_ID}", "exc_list_id": LIST_ID,
             "exc_quick": [(days, list_url(start=None, end=None, page=None, days=days)) for days in QUICK_DAYS],
             "exc_can_edit": is_admin(), "exc_note": RESOLVED_NOTE, "exc_period": period,

@@ -126,8 +126,9 @@ def group_rows(conn: Connection, t: Tables, span: TimeRange, f: GroupFilter, ids
 
 
 def _add_days(conn: Connection, t: Tables, span: TimeRange, groups: list[dict]) -> None:
-    """Fill each group's ``days`` ({day, count}), ``endpoints`` ({id, name, count, outside, exists}) and ``versions`` (oldest
-    first) in the range from one grouped read of the day rows of all *groups*, whatever the list's filter."""
+    """Fill each group's ``days`` ({day, count}), ``endpoints`` ({id, name, count, outside, exists}) and
+    ``versions`` (oldest first) in the range from one grouped read of the day rows of all *groups*, whatever the
+    list's filter."""
     for g in groups:
         g.update(days=[], endpoints=[], versions=[])
     if not groups:

@@ -65,7 +65,8 @@ def test_page_lists_open_groups_newest_first(app, admin) -> None:  # noqa: ANN00
     ids = app.ids
     assert groups(resp.text) == [ids["evil"], ids["key"], ids["pruned"]]  # open, in the last 7 days
     html = resp.text
-    assert "A resolved group reopens when it occurs in a version it had not been seen in before it was resolved." in html
+    assert ("A resolved group reopens when it occurs in a version it had not been seen in before it was "
+            "resolved.") in html
     assert f'href="/dashboard/endpoint/{ids["shop.checkout"]}/exceptions?start=' in html
     assert "outside a request" in html and "builtins.KeyError" in html and "app/pricing.py:price" in html
     assert html.count('class="fmd-chart fmd-sparkline"') == 3
@@ -225,6 +226,7 @@ def test_endpoint_tab_lists_only_that_endpoint(app, admin) -> None:  # noqa: ANN
     assert f'<input type="hidden" name="from_endpoint" value="{eid}">' in html
     assert 'name="endpoint"' not in html.split('id="fmd-exc-filter"')[1].split("</form>")[0]
     tabs = admin.get(url + "?state=all", headers={"HX-Request": "true", "HX-Target": "fmd-tabs"})
-    assert tabs.text.lstrip().startswith('<div id="fmd-tabs"') and groups(tabs.text) == [app.ids["key"], app.ids["done"]]
+    assert tabs.text.lstrip().startswith('<div id="fmd-tabs"')
+    assert groups(tabs.text) == [app.ids["key"], app.ids["done"]]
     assert admin.get(url + "?state=bogus").status_code == 400
     assert groups(admin.get(PREFIX + f"/endpoint/{app.ids[EVIL]}/exceptions").text) == [app.ids["evil"]]
