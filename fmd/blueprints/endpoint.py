@@ -5,7 +5,8 @@ three sizes: the whole page for a plain request (and an htmx history restore); f
 (``#fmd-tabs``: the tab bar and the panel) when a tab link asked, or the whole section (``#fmd-endpoint``:
 header figures, range control and tabs) when the range control asked, which htmx says with
 ``HX-Target: fmd-endpoint``. Hence ``Vary: HX-Request, HX-Target``. The range (``start``/``end`` or ``days``,
-as on the chart pages) is kept in every URL and link. ``/endpoint/<id>/<tab>.csv`` downloads a tab's rows.
+as on the chart pages) is kept in every URL and link. ``/endpoint/<id>/<tab>.csv`` downloads a chart tab's
+rows; the Outliers and Exceptions tabs bring their own panel, paging and downloads (fmd.blueprints.endpoint_*).
 """
 
 from __future__ import annotations

@@ -153,7 +153,7 @@ def detail(endpoint_id: int, outlier_id: int) -> Response:
            "memory": outlier["memory"] if isinstance(outlier["memory"], dict) else {},
            "cut": [str(c) for c in outlier["cut"]] if isinstance(outlier["cut"], list) else [],
            "back_url": url_for("endpoint.outliers", endpoint_id=endpoint_id, **period_args(period))}
-    return page_or_fragment("fmd/partials/_outlier_page.html", "fmd/partials/_outlier_detail.html", **ctx)
+    return page_or_fragment("fmd/endpoint_outlier.html", "fmd/partials/_outlier_detail.html", **ctx)
 
 
 def _download(endpoint_id: int) -> tuple[list[dict], bool, DatePeriod, str]:

@@ -165,6 +165,9 @@ class Watchdog:
     # ------------------------------------------------------------------ watchdog thread
 
     def _run(self) -> None:
+        import threading
+
+        self.native_id = threading.get_native_id()  # (the overhead benchmark reads this thread's CPU time)
         try:
             import psutil
 

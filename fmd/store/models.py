@@ -266,7 +266,7 @@ def tables_for(prefix: str) -> Tables:
         Column("cpu_percent", Text),  # JSON [percent per core]
         Column("memory", Text),  # JSON {"rss": bytes, "system_percent": %, "system_available": bytes}
         Column("cut", Text),  # JSON ["headers.User-Agent: 4096 of 9000 characters kept", ...]
-        Index(f"ix_{p}outlier_endpoint_id", "endpoint_id", "id"),
+        Index(f"ix_{p}outlier_endpoint_time", "endpoint_id", "time_requested"),
         Index(f"ix_{p}outlier_time", "time_requested"),
     )
     code_line = Table(

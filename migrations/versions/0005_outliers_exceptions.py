@@ -59,7 +59,7 @@ def upgrade() -> None:
         **MYSQL,
     )
     op.create_index(f"ix_{p}outlier_request_id", f"{p}outlier", ["request_id"])
-    op.create_index(f"ix_{p}outlier_endpoint_id", f"{p}outlier", ["endpoint_id", "id"])
+    op.create_index(f"ix_{p}outlier_endpoint_time", f"{p}outlier", ["endpoint_id", "time_requested"])
     op.create_index(f"ix_{p}outlier_time", f"{p}outlier", ["time_requested"])
     op.create_table(
         f"{p}exception_group",

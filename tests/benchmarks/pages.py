@@ -115,7 +115,8 @@ def endpoint_urls(endpoint_id: int) -> list[str]:
     from fmd.blueprints.endpoint import TABS
 
     base = f"/endpoint/{endpoint_id}"
-    return [f"{base}/{tab.path}{suffix}?days=30" for tab in TABS for suffix in ("", ".csv")]
+    return [f"{base}/{tab.path}{suffix}?days=30" for tab in TABS for suffix in ("", ".csv")
+            if suffix == "" or tab.load is not None]
 
 
 def time_url(client, url: str, htmx: bool) -> tuple[float, float]:  # noqa: ANN001

@@ -48,8 +48,9 @@ def test_every_tab_draws_its_chart(admin_page, live_dashboard) -> None:  # noqa:
             assert charts.first.locator(DRAWN).count() >= 1, tab.name
             assert ".csv?start=" in panel.locator(".fmd-chart-actions a").get_attribute("href")
             assert not warnings, warnings
-        else:
+        elif tab.load:
             panel.locator("#fmd-versions-table tbody tr").first.wait_for()
+        # (a tab with its own panel, outliers or exceptions, has its own browser test)
         assert page.locator(".fmd-chart-error").count() == 0, page.locator(".fmd-chart-error").all_inner_texts()
         assert page.locator(".fmd-tab-list a[aria-current=page]").get_attribute("id") == f"fmd-tab-{tab.path}"
         # The header's range control now reloads this tab (it came out of band with the tab).
