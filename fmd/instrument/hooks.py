@@ -244,7 +244,9 @@ def install(app: "Flask", state: "State") -> None:
         # the response is a 5xx (an error the client saw). Re-raised ones reach the wrapper's except anyway.
         response = handle_user_exception(e)
         try:
-            handled[threading.get_ident()] = e
+            ident = threading.get_ident()
+            if ident in inflight:  # a monitored request (level 1+) that the wrapper will finish and collect
+                handled[ident] = e
         except Exception:
             pass
         return response

@@ -69,12 +69,20 @@ def outlier_row(seen: OutlierSeen, redactor: "Redactor") -> dict:
 def exception_row(seen: ExceptionSeen, redactor: "Redactor") -> dict:
     traceback = None
     if seen.traceback is not None:
-        tb = dict(seen.traceback)
-        tb["message"] = redactor.text(str(tb.get("message", "")))
-        traceback = _json_within(tb, TRACEBACK_LIMIT, _shorter_traceback)
+        traceback = _json_within(_redacted_messages(seen.traceback, redactor), TRACEBACK_LIMIT, _shorter_traceback)
     return {"fingerprint": storable(seen.fingerprint, 64), "type": storable(seen.type, 250) or "Exception",
             "location": storable(seen.location, 500), "message": storable(redactor.text(seen.message), 1000),
             "when": float(seen.when), "traceback": traceback}
+
+
+def _redacted_messages(tb: dict, redactor: "Redactor", depth: int = 0) -> dict:
+    """*tb* with the message of it and of every chained exception redacted (the locals already are)."""
+    out = dict(tb)
+    out["message"] = redactor.text(str(tb.get("message", "")))
+    cause = tb.get("cause")
+    if isinstance(cause, dict) and depth < 10:
+        out["cause"] = _redacted_messages(cause, redactor, depth + 1)
+    return out
 
 
 def _header_name(key: str) -> str:
