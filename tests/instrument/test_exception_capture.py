@@ -223,8 +223,6 @@ def test_an_exception_raised_while_a_stream_is_iterated_is_recorded(sqlite_url, 
 
 
 
-@pytest.mark.xfail(strict=True, reason="hooks.py: an exception handled at level 0 stays in `handled` for the "
-                   "thread and is pinned on the thread's next 5xx response (see the report)")
 def test_an_exception_handled_at_level_0_is_not_pinned_on_a_later_5xx(sqlite_url, make_app) -> None:  # noqa: ANN001
     app = exc_app()
 
@@ -291,8 +289,6 @@ def test_traceback_locals_are_redacted(sqlite_url, make_app) -> None:  # noqa: A
 
 
 
-@pytest.mark.xfail(strict=True, reason="prepare.exception_row redacts only the outermost message, not the "
-                   "chained exceptions' (see the report)")
 def test_a_chained_exceptions_message_is_redacted(sqlite_url, make_app) -> None:  # noqa: ANN001
     app = bound(make_app, sqlite_url)
     assert app.test_client().get("/chained?dsn=postgresql://app:hunter2@db/x").status_code == 500
