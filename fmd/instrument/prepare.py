@@ -58,7 +58,8 @@ def outlier_row(seen: OutlierSeen, redactor: "Redactor") -> dict:
     row = {key: (None if value is None else storable(value, _TEXT)) for key, value in fields.items()}
     row["method"] = storable(row.get("method") or "", 16)
     row["url"] = row.get("url") or ""
-    stack = _json_within(seen.stack, STACK_LIMIT, _shorter_stack) if seen.stack is not None else None
+    stack = (_json_within(_redacted_frames(seen.stack, redactor), STACK_LIMIT, _shorter_stack)
+             if seen.stack is not None else None)
     row.update(average=float(seen.average), stacktrace=stack,
                stack_at=None if seen.stack_at is None else float(seen.stack_at),
                cpu_percent=None if seen.cpu is None else json.dumps([float(c) for c in seen.cpu]),
@@ -79,9 +80,26 @@ def _redacted_messages(tb: dict, redactor: "Redactor", depth: int = 0) -> dict:
     """*tb* with the message of it and of every chained exception redacted (the locals already are)."""
     out = dict(tb)
     out["message"] = redactor.text(str(tb.get("message", "")))
+    out["frames"] = _redacted_frames(tb.get("frames") or [], redactor)
     cause = tb.get("cause")
     if isinstance(cause, dict) and depth < 10:
         out["cause"] = _redacted_messages(cause, redactor, depth + 1)
+    return out
+
+
+def _redacted_frames(frames: list, redactor: "Redactor") -> list:
+    """Frames whose source lines are redacted too: a secret written in the code (``password = "..."``)."""
+    out = []
+    for frame in frames:
+        if not isinstance(frame, dict):
+            continue
+        frame = dict(frame)
+        if frame.get("code"):
+            frame["code"] = redactor.text(str(frame["code"]))
+        if frame.get("context"):
+            frame["context"] = [[line[0], redactor.text(str(line[1]))] if isinstance(line, (list, tuple))
+                                and len(line) == 2 else line for line in frame["context"]]
+        out.append(frame)
     return out
 
 
