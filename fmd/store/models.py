@@ -77,6 +77,7 @@ class Tables:
     outlier: Table
     stack_line: Table
     code_line: Table
+    profile: Table
     exception_group: Table
     exception_day: Table
     custom_graph: Table
@@ -269,6 +270,22 @@ def tables_for(prefix: str) -> Tables:
         Index(f"ix_{p}outlier_endpoint_time", "endpoint_id", "time_requested"),
         Index(f"ix_{p}outlier_time", "time_requested"),
     )
+    # Level 3 (fmd.instrument.profiler): one row per profiled request, its tree in stack_line (pre-order, one row
+    # per node: the code line, its depth and its estimated time) and the code lines stored once in code_line.
+    profile = Table(
+        f"{p}profile", md,
+        Column("id", BigId, primary_key=True, autoincrement=True),
+        Column("request_id", BigInteger, nullable=False, unique=True),
+        Column("endpoint_id", Integer, fk("endpoint"), nullable=False),
+        Column("time_requested", UtcDateTime, nullable=False),
+        Column("duration", Double, nullable=False),
+        Column("version", String(VERSION_LEN), nullable=False, default=""),
+        Column("samples", Integer, nullable=False),  # stacks sampled while it ran
+        Column("interval_ms", Double),  # the achieved mean sampling interval; NULL without samples
+        Column("cut", Text),  # what was left out (too many distinct stacks, too deep), or NULL
+        Index(f"ix_{p}profile_endpoint_time", "endpoint_id", "time_requested"),
+        Index(f"ix_{p}profile_time", "time_requested"),
+    )
     code_line = Table(
         f"{p}code_line", md,
         Column("id", Integer, primary_key=True),
@@ -285,6 +302,7 @@ def tables_for(prefix: str) -> Tables:
         Column("code_id", Integer, fk("code_line"), nullable=False),
         Column("indent", Integer, nullable=False),
         Column("duration", Double, nullable=False),
+        Column("samples", Integer, nullable=False, default=0, server_default="0"),
     )
     # Unhandled (and fmd.capture'd) exceptions, grouped app-wide by fingerprint: the type plus the application
     # frames that raised it, line numbers left out (fmd.instrument.tracebacks). Counts and times add up over
@@ -364,5 +382,5 @@ def tables_for(prefix: str) -> Tables:
         event.listen(table, "before_create", _mysql_options)
     return Tables(md, p, endpoint, request, rollup_hour, rollup_day, histogram_hour, histogram_day,
                   unrouted_hour, rollup_group_day, histogram_group_day, rollup_ip_day, meta,
-                  batch, process, outlier, stack_line, code_line, exception_group, exception_day, custom_graph,
+                  batch, process, outlier, stack_line, code_line, profile, exception_group, exception_day, custom_graph,
                   custom_graph_value, user, login_attempt, login_session)
