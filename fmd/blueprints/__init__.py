@@ -29,7 +29,7 @@ log = logging.getLogger("fmd")
 
 #: Blueprint modules, each a ``fmd.blueprints.<name>`` exposing ``bp``; registered in this order.
 BLUEPRINTS = ["auth", "users", "health", "settings", "overview", "app_charts", "endpoint", "endpoint_admin",
-              "endpoint_outliers", "endpoint_exceptions", "exceptions"]
+              "endpoint_outliers", "endpoint_exceptions", "endpoint_profiler", "exceptions"]
 
 #: The navigation: (label, endpoint, admin_only). Entries whose endpoint does not exist are not shown;
 #: these endpoint names are what the blueprints must register (e.g. app_charts' ``def hourly``).

@@ -28,6 +28,7 @@ from ._tabs import Tab
 from .app_charts import rows_to_csv
 from .endpoint_exceptions import EXCEPTIONS_TAB
 from .endpoint_outliers import OUTLIERS_TAB
+from .endpoint_profiler import GROUPED_TAB, PROFILER_TAB
 from .overview import LEVEL_NAMES
 
 bp = Blueprint("endpoint", __name__)
@@ -83,7 +84,7 @@ TABS = [
         "fmd/partials/_endpoint_versions.html"),
 ]
 # Level 2 (issue 9): tabs with their own paging, rows that expand and downloads; their modules own them.
-TABS += [OUTLIERS_TAB, EXCEPTIONS_TAB]
+TABS += [OUTLIERS_TAB, EXCEPTIONS_TAB, PROFILER_TAB, GROUPED_TAB]
 BY_NAME = {tab.name: tab for tab in TABS}
 
 
