@@ -27,7 +27,7 @@ QUICK_DAYS = (1, 7, 30, 90)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DAYS = re.compile(r"[0-9]{1,6}")
 #: Columns whose natural first click sorts the biggest first.
-_DESCENDING_FIRST = {"today", "week", "total", "median", "p95", "errors", "last"}
+_DESCENDING_FIRST = {"today", "week", "total", "median", "p95", "errors", "last", "exceptions"}
 
 
 def _one(args: Mapping[str, str], name: str) -> str | None:

@@ -49,6 +49,17 @@ IDLE_EXIT = 30.0
 SEED_DAYS = 7
 
 
+_FMD_DIR = os.path.normcase(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+
+
+def _in_fmd(filename: str) -> bool:
+    """*filename* is one of fmd's own modules."""
+    try:
+        return os.path.normcase(os.path.realpath(filename)).startswith(_FMD_DIR + os.sep)
+    except (TypeError, ValueError, OSError):
+        return False
+
+
 class Baselines:
     """Mean duration per endpoint at level >= 2, and the threshold that makes a request an outlier."""
 
@@ -220,7 +231,9 @@ class Watchdog:
                 continue  # taken already: the first look past the threshold is where it got stuck
             if frames is None:
                 frames = sys._current_frames()
-            captures[ident] = self._capture(frames.get(ident), started, now)
+            capture = self._capture(frames.get(ident), started, now)
+            if capture is not None:
+                captures[ident] = capture
         if len(captures) > len(self.inflight) + 64:  # requests that ended without picking theirs up
             for ident in [i for i, c in list(captures.items()) if self.inflight.get(i, (None,))[0] != c[0]]:
                 captures.pop(ident, None)
@@ -231,6 +244,10 @@ class Watchdog:
 
         stack = stack_of(frame, self.app_code, stop=self.stop_codes) if frame is not None else None
         del frame
+        if stack is not None and (not stack or _in_fmd(stack[0].get("file", ""))):
+            # The request thread is still in fmd's own code (starting this very thread, say): not where the
+            # request is stuck. Nothing is kept; the next look, a WATCH_PERIOD later, takes the real stack.
+            return None
         cpu = memory = None
         psutil = self._psutil
         if psutil is not None:

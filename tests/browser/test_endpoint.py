@@ -57,6 +57,8 @@ def test_every_tab_draws_its_chart(admin_page, live_dashboard) -> None:  # noqa:
         assert page.locator("#fmd-range").get_attribute("action").endswith(f"/{tab.path}")
     assert page.evaluate("window.fmdMarker") == "same page"  # htmx swapped the tabs: no page load
 
+    page.click("#fmd-tab-versions")  # (the last chart tab: the range control below reloads it)
+    page.wait_for_url("**/endpoint/*/versions?start=*")
     page.click("#fmd-range .fmd-quick a:has-text('30 days')")
     page.wait_for_url("**/versions?days=30")
     page.locator("#fmd-tab-panel[data-tab='versions'] #fmd-versions-table").wait_for()
