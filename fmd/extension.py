@@ -24,13 +24,14 @@ from .instrument.hooks import WRAPPER_CODES
 from .instrument.levels import Levels
 from .instrument.maintenance import Maintenance
 from .instrument.outliers import Baselines, Watchdog
+from .instrument.profiler import Sampler
 from .instrument.recorder import Recorder
 from .instrument.redact import Redactor
 from .instrument.tracebacks import AppCode
 from .instrument.version import app_version
 from .lifecycle import bound, close_when_collected, weak_endpoint_names
 from .mount import DashboardMount
-from .state import AVAILABLE_LEVELS, UNAVAILABLE_LEVEL, DisabledState, State
+from .state import DisabledState, State
 from .store.engine import Store
 from .store.hostalembic import protect_from_host_migrate
 
@@ -84,12 +85,7 @@ class FMD:
         database, unavailable = _database_for(app, settings)
         version = app_version(settings.app_version, settings.git)
         store = Store(database, settings.table_prefix)
-        default_level = settings.monitor_level
-        if default_level not in AVAILABLE_LEVELS:
-            log.warning("fmd: MONITOR_LEVEL %s (from %s): %s; new endpoints start at level 2", default_level,
-                        settings.sources.get("MONITOR_LEVEL", "default"), UNAVAILABLE_LEVEL)
-            default_level = 2
-        levels = Levels(default_level)
+        levels = Levels(settings.monitor_level)
         levels.seed(list(app.view_functions))
         errors = ErrorLog()
         baselines = Baselines(settings.outlier_detection_constant, settings.outlier_min_ms / 1000.0)
@@ -104,6 +100,8 @@ class FMD:
                       errors=errors, unavailable=unavailable, baselines=baselines,
                       exceptions=ExceptionCapture(app_code, redactor))
         state.watchdog = recorder.watchdog = Watchdog(state.inflight, baselines, app_code, errors, WRAPPER_CODES)
+        state.sampler = recorder.sampler = Sampler(state.inflight, errors, settings.sampling_period / 1000.0,
+                                                   WRAPPER_CODES)
         app.extensions["fmd"] = state
         state.host_app = app
         if unavailable is None:  # else nothing is queued: the host's requests are served unrecorded

@@ -233,7 +233,8 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
     Option("APP_PATHS", "dashboard", (), _paths,
            "Directories holding the application's own code (default: whatever is outside the standard "
            "library and site-packages); relative ones are taken from the app's root_path."),
-    Option("SAMPLING_PERIOD", "dashboard", 5.0, _positive_float(10_000), "Profiler sampling period in ms."),
+    Option("SAMPLING_PERIOD", "dashboard", 5.0, _float_range(1, 10_000),
+           "Profiler sampling period in ms (at least 1: a faster sampler would cost the requests it samples)."),
     Option("ENABLE_LOGGING", "dashboard", False, _bool, "Log fmd's activity at INFO level."),
     Option("TRUSTED_PROXIES", "dashboard", 0, _int_range(0, 10),
            "Number of reverse proxies in front of the app whose X-Forwarded-For is trusted."),

@@ -20,18 +20,11 @@ from .store.engine import Store
 log = logging.getLogger("fmd")
 
 LEVELS = (0, 1, 2, 3)
-#: The levels this version can honour: level 3 (the profiler) is refused until the profiler exists, rather
-#: than offered and silently recording nothing more than level 2.
-AVAILABLE_LEVELS = (0, 1, 2)
-UNAVAILABLE_LEVEL = ("level 3 (the profiler) is not available in this version of fmd yet; "
-                     "level 2 records timings, outliers and exceptions")
 
 
 def _check_level(endpoint: str, level: int) -> None:
     if isinstance(level, bool) or not isinstance(level, int) or level not in LEVELS:
         raise ValueError(f"monitoring level must be one of {LEVELS}, not {level!r}")
-    if level not in AVAILABLE_LEVELS:
-        raise ValueError(UNAVAILABLE_LEVEL)
     if not isinstance(endpoint, str) or not endpoint or is_static(endpoint):
         raise ValueError(f"not a monitorable endpoint: {endpoint!r}")
 
@@ -51,6 +44,8 @@ class State:
     baselines: Any = None
     watchdog: Any = None
     exceptions: Any = None
+    #: Level 3: the sampling profiler's thread (fmd.instrument.profiler)
+    sampler: Any = None
     #: Why fmd cannot use its database at all (e.g. an instance folder that cannot be created): requests
     #: are then served unrecorded and the dashboard explains this reason with a 503. None when fine.
     unavailable: str | None = None

@@ -62,6 +62,7 @@ class Tally:
     last_error: str | None = None
     events: int = 0  # fmd.capture() outside a request: exception occurrences without a request
     outliers: int = 0  # outliers stored (with their requests, counted in rows_written)
+    profiles: int = 0  # level-3 profiles stored (idem)
     exceptions: int = 0  # exception occurrences stored
     lost_attachments: int = 0  # outliers or tracebacks that could not be prepared (their requests are written)
 
@@ -143,7 +144,7 @@ class BatchWriter:
                 try:
                     record = storable_record(record, NAME_LEN, GROUP_LEN, IP_LEN)
                     if len(record) == 7:
-                        record = record[:6] + (self._prepare(record[6]),)
+                        record = record[:6] + (self._prepare(record[6], record[1]),)
                     clean.append(record)
                 except Exception:  # not a record at all: nothing a database could store
                     self._reject(1, "a malformed record")
@@ -163,16 +164,18 @@ class BatchWriter:
             if name is not None and table.get(name, 0) >= 2 and record[3] != EVENT:
                 observe(name, record[1])
 
-    def _prepare(self, extras: tuple) -> tuple:
+    def _prepare(self, extras: tuple, duration: float) -> tuple:
         from .prepare import prepare
 
-        try:
-            return prepare(extras, self.redactor)
-        except Exception:
-            self.tally.lost_attachments += 1
-            self.errors.report("prepare", "fmd: could not prepare an outlier or a traceback; its request is "
-                               "recorded without it")
-            return ()
+        rows: tuple = ()
+        for item in extras:  # one at a time: an attachment that fails leaves the others
+            try:
+                rows += prepare((item,), self.redactor, duration)
+            except Exception:
+                self.tally.lost_attachments += 1
+                self.errors.report("prepare", "fmd: could not prepare an outlier, a traceback or a profile; its "
+                                   "request is recorded without it")
+        return rows
 
     def write_pending(self, release: Callable[[int], None], most: int) -> None:
         """Write up to *most* pending batches; *release(n)* is told of every record done with."""
@@ -249,6 +252,7 @@ class BatchWriter:
         tally.unrouted += unrouted
         tally.events += written.events
         tally.outliers += written.outliers
+        tally.profiles += written.profiles
         tally.exceptions += written.exceptions
         tally.skipped += len(records) - written.rows - unrouted - written.events
 

@@ -49,7 +49,7 @@ from werkzeug.wsgi import ClosingIterator
 from .clientip import client_ip_reader
 from .groupby import group_of
 from .levels import EXCLUDED
-from .records import OutlierSeen
+from .records import OutlierSeen, ProfileSeen
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -77,6 +77,8 @@ def install(app: "Flask", state: "State") -> None:
     live_config = state.settings.config or _NO_CONFIG  # the fmd.config the app was bound with, read per request
     client_ip = client_ip_reader(state.settings.trusted_proxies)
     watchdog = state.watchdog
+    sampler = state.sampler
+    view_functions = app.view_functions
     thresholds = state.baselines.thresholds
     exceptions = state.exceptions
     #: thread ident -> an exception the app's own error handler turned into a response (see below)
@@ -155,6 +157,13 @@ def install(app: "Flask", state: "State") -> None:
             seen.stack, seen.stack_at, seen.cpu, seen.memory = capture[1:]
         return seen
 
+    def profiled(endpoint: str, ident: int, wall: float) -> Any:
+        try:
+            return ProfileSeen(sampler.take(ident, wall), view_functions.get(endpoint))
+        except Exception:
+            errors.report("profile", "fmd: could not take a request's profile")
+            return None
+
     def full_dispatch_request() -> Any:
         entered = perf_counter()
         try:
@@ -184,11 +193,14 @@ def install(app: "Flask", state: "State") -> None:
         ident = threading.get_ident()  # looked up per call: gevent patches it after import
         if endpoint is not None:
             inflight[ident] = (wall, endpoint, level)
-            if level >= 2 and not watchdog.awake:  # after the registry entry: see Watchdog._run
+            if level >= 2:  # woken after the registry entry: see Watchdog._run
                 try:
-                    watchdog.wake()
+                    if not watchdog.awake:
+                        watchdog.wake()
+                    if level >= 3 and not sampler.awake:
+                        sampler.wake()
                 except Exception:
-                    errors.report("watchdog", "fmd: could not start the outlier watchdog")
+                    errors.report("watchdog", "fmd: could not start the outlier watchdog or the sampler")
         started = perf_counter()
         try:
             response = dispatch()
@@ -198,6 +210,8 @@ def install(app: "Flask", state: "State") -> None:
             if endpoint is not None:
                 handled.pop(ident, None)
                 extra = _attach(None, failure(exc))
+                if level >= 3:
+                    extra = _attach(extra, profiled(endpoint, ident, wall))
                 if level >= 2:
                     extra = _attach(extra, judge(endpoint, wall, perf_counter() - started, request.environ, request))
             pending = (endpoint, started, wall, request.environ, 0, extra)  # (level 0: nothing left to judge)
@@ -218,6 +232,8 @@ def install(app: "Flask", state: "State") -> None:
                 error = handled.pop(ident, None)
                 if error is not None and response.status_code >= 500 and endpoint is not None:
                     extra = _attach(None, failure(error))
+            if level >= 3 and endpoint is not None:
+                extra = _attach(extra, profiled(endpoint, ident, wall))
             body = response.response
             if type(body) is not list and type(body) is not ClosingIterator and response.is_streamed:
                 # (A ClosingIterator body is a WSGI app's finished output, e.g. an abort() or 404 page that

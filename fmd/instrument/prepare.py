@@ -12,7 +12,7 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from .records import ExceptionSeen, OutlierSeen
+from .records import ExceptionSeen, OutlierSeen, ProfileSeen
 from .storable import storable
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ TRACEBACK_LIMIT = 256 * 1024
 _TEXT = 10 * 1024 * 1024  # (storable() needs a bound: text columns are cut by the caps above, not by it)
 
 
-def prepare(extras: tuple, redactor: "Redactor") -> tuple:
+def prepare(extras: tuple, redactor: "Redactor", duration: float = 0.0) -> tuple:
     """The storable rows of a record's attachments (those that cannot be made storable are left out)."""
     rows = []
     for item in extras:
@@ -32,7 +32,95 @@ def prepare(extras: tuple, redactor: "Redactor") -> tuple:
             rows.append(("outlier", outlier_row(item, redactor)))
         elif isinstance(item, ExceptionSeen):
             rows.append(("exception", exception_row(item, redactor)))
+        elif isinstance(item, ProfileSeen):
+            rows.append(("profile", profile_row(item, redactor, duration)))
     return tuple(rows)
+
+
+def profile_row(seen: ProfileSeen, redactor: "Redactor", duration: float) -> dict:
+    """A level-3 request's tree (fmd.trees) from its samples: pre-order rows of storable frames."""
+    from ..trees import build, to_rows
+    from .profiler import OTHER
+
+    frames: dict = {}  # code object, line -> Frame (a request sees the same lines many times)
+
+    def frame(code: Any, line: int) -> tuple:
+        key = (code, line)
+        found = frames.get(key)
+        if found is None:
+            found = frames[key] = _frame(code.co_filename, line, getattr(code, "co_qualname", code.co_name),
+                                         redactor)
+        return found
+
+    view = _unwrap(seen.view)
+    view_code = getattr(view, "__code__", None)
+    if view_code is not None:
+        root = _frame(view_code.co_filename, _def_line(view_code),
+                      getattr(view_code, "co_qualname", view_code.co_name), redactor)
+    else:
+        root = ("", 0, getattr(seen.view, "__name__", "(view)"), "")
+    samples = seen.samples
+    stacks: dict = {}
+    cut = []
+    if samples is not None:
+        for stack, count in samples.stacks.items():
+            path: tuple = ()
+            if stack is not OTHER and stack:
+                codes = [code for code, _ in stack]
+                if view_code is not None and view_code in codes:
+                    stack = stack[codes.index(view_code):]  # from the view down: the root is the view itself
+                elif _in_fmd(stack[0][0].co_filename):
+                    stack = ()  # taken while the request thread was still in fmd's own code: the root's time
+                path = tuple(frame(code, line) for code, line in stack)
+            stacks[path] = stacks.get(path, 0) + count
+        if samples.dropped:
+            cut.append(f"{samples.dropped} samples in stacks beyond the first {len(samples.stacks) - 1} distinct "
+                       "ones are counted in the root")
+        if samples.deep:
+            cut.append(f"{samples.deep} samples were deeper than the frames kept")
+    tree = build(stacks, duration, root)
+    return {"rows": to_rows(tree), "samples": samples.count if samples is not None else 0,
+            "interval_ms": samples.interval_ms if samples is not None else None,
+            "cut": "; ".join(cut) or None}
+
+
+def _frame(filename: str, line: int, function: str, redactor: "Redactor") -> tuple:
+    """(file, line, function, source text), storable in code_line (the file's end kept if it is long)."""
+    import linecache
+
+    if len(filename) > 250:
+        filename = "…" + filename[-249:]
+    code = linecache.getline(filename, line).strip() if line else ""
+    return (storable(filename, 250), int(line), storable(function, 250), storable(redactor.text(code), 250))
+
+
+def _def_line(code: Any) -> int:
+    """The line of a function's ``def`` (its first line is its first decorator's)."""
+    import linecache
+
+    first = code.co_firstlineno
+    for line in range(first, first + 30):
+        text = linecache.getline(code.co_filename, line).lstrip()
+        if text.startswith(("def ", "async def ")):
+            return line
+        if not text:
+            break
+    return first
+
+
+def _unwrap(function: Any) -> Any:
+    import inspect
+
+    try:
+        return inspect.unwrap(function) if function is not None else None
+    except Exception:
+        return function
+
+
+def _in_fmd(filename: str) -> bool:
+    from .outliers import _in_fmd as in_fmd
+
+    return in_fmd(filename)
 
 
 def outlier_row(seen: OutlierSeen, redactor: "Redactor") -> dict:

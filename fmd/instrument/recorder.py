@@ -66,8 +66,9 @@ class Recorder:
         #: Level 2: outlier thresholds (kept from the records written) and the redaction of their values
         self.baselines = baselines
         self.redactor = redactor
-        #: The outlier watchdog (fmd.instrument.outliers), stopped with the writer.
+        #: The outlier watchdog (fmd.instrument.outliers) and the profiler's sampler, stopped with the writer.
         self.watchdog = None
+        self.sampler = None
         #: The retention job's thread (fmd.instrument.maintenance), started and stopped with the writer.
         self.maintenance = None
         self.handoff = Handoff(queue_size)
@@ -179,6 +180,8 @@ class Recorder:
             self.maintenance.stop()
         if self.watchdog is not None:
             self.watchdog.stop()
+        if self.sampler is not None:
+            self.sampler.stop()
         if not own_thread and self.pid == os.getpid():
             deadline = time.monotonic() + timeout
             while self._alive and time.monotonic() < deadline:
@@ -250,6 +253,7 @@ class Recorder:
                 "last_error": tally.last_error, "already_written": tally.already_written,
                 "lock_conflicts": tally.lock_conflicts, "internal_errors": self.errors.total,
                 "events": tally.events, "outliers": tally.outliers, "exceptions": tally.exceptions,
+                "profiles": tally.profiles,
                 "lost_attachments": tally.lost_attachments,
                 "writer_running": self.running, **self.cost_us()}
 

@@ -39,3 +39,11 @@ class ExceptionSeen:
     location: str  #: "file:function" of the raising application frame
     when: float  #: epoch seconds
     traceback: dict | None = None  #: the full traceback, at most once a minute per group and process
+
+
+@dataclass
+class ProfileSeen:
+    """A level-3 request's samples (fmd.instrument.profiler.Samples, or None when none were taken)."""
+
+    samples: Any
+    view: Any  #: the endpoint's view function: the root of the request's tree

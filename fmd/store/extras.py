@@ -39,6 +39,36 @@ def mean_durations(conn: Connection, t: Tables, names: list[str], since: float) 
     return {name: (int(count), float(total) / int(count)) for name, count, total in rows if count}
 
 
+def insert_profiles(conn: Connection, t: Tables, profiles: list[tuple[dict, dict]]) -> None:
+    """Profile rows and their trees (pre-order stack_line rows), with their code lines stored once."""
+    frames = {frame[:3]: frame for _, profile in profiles for _, frame, _, _ in profile["rows"]}
+    ids = code_line_ids(conn, t, list(frames.values()))
+    lines = []
+    for common, profile in profiles:
+        conn.execute(insert(t.profile).values(**common, samples=profile["samples"],
+                                              interval_ms=profile["interval_ms"], cut=profile["cut"]))
+        lines += [{"request_id": common["request_id"], "position": position, "code_id": ids[frame[:3]],
+                   "indent": indent, "duration": duration, "samples": samples}
+                  for position, (indent, frame, duration, samples) in enumerate(profile["rows"])]
+    conn.execute(insert(t.stack_line), lines)
+
+
+def code_line_ids(conn: Connection, t: Tables, frames: list[tuple]) -> dict[tuple, int]:
+    """(file, line, function) -> id of each frame's code_line row, created where missing."""
+    c = t.code_line
+    keys = sorted({frame[:3] for frame in frames})
+    insert_ignore(conn, c, [{"filename": f[0], "line_number": f[1], "function_name": f[2], "code": f[3]}
+                            for f in sorted(frames)], ("filename", "line_number", "function_name"))
+    found: dict[tuple, int] = {}
+    files = sorted({key[0] for key in keys})
+    for start in range(0, len(files), 200):  # (an IN list per slice: a few files hold many lines)
+        rows = conn.execute(select(c.c.id, c.c.filename, c.c.line_number, c.c.function_name)
+                            .where(c.c.filename.in_(files[start:start + 200])))
+        for row in rows:
+            found[(row.filename, row.line_number, row.function_name)] = row.id
+    return {key: found[key] for key in keys if key in found}
+
+
 def _day(epoch: float) -> datetime:
     return utc_from_epoch(int(epoch)).replace(hour=0, minute=0, second=0, microsecond=0)
 

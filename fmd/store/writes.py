@@ -103,9 +103,9 @@ def write_batch(conn: Connection, t: Tables, batch_id: str, version: str, record
     as_text = conn.dialect.name == "sqlite"
     written = Written()
     exceptions = ExceptionFold()
-    outliers = []
+    alone = []  # requests with an outlier or a profile: inserted one by one, to learn their ids
     for record in records:
-        outlier = None
+        outlier = profile = None
         if mixed and len(record) != 6:
             endpoint, duration, started, status, group_by, ip, attached = record
             for kind, fields in attached:
@@ -113,6 +113,8 @@ def write_batch(conn: Connection, t: Tables, batch_id: str, version: str, record
                     exceptions.add(fields, endpoint_ids.get(endpoint, 0) if endpoint is not None else 0, version)
                 elif kind == "outlier":
                     outlier = fields
+                elif kind == "profile":
+                    profile = fields
             if status == EVENT:
                 written.events += 1
                 continue
@@ -126,25 +128,32 @@ def write_batch(conn: Connection, t: Tables, batch_id: str, version: str, record
         group_by = group_by[:GROUP_LEN]
         row = (endpoint_id, duration, when.isoformat(" ", "microseconds") if as_text else when, version,
                group_by, ip, status)
-        if outlier is None:
+        if outlier is None and profile is None:
             rows.append(row)
-        else:  # inserted alone below, to learn the id its outlier points at
-            outliers.append((dict(zip(REQUEST_COLUMNS, row[:2] + (when,) + row[3:])), outlier))
+        else:  # inserted alone below, to learn the id its outlier and profile point at
+            alone.append((dict(zip(REQUEST_COLUMNS, row[:2] + (when,) + row[3:])), outlier, profile))
         fold.add(endpoint_id, started, duration, version, status, group_by, ip)
         if started < first.get(endpoint_id, float("inf")):
             first[endpoint_id] = started
-    written.rows = len(rows) + len(outliers)
+    written.rows = len(rows) + len(alone)
     # Endpoint rows first: on MySQL/MariaDB the inserts below take shared locks on them (foreign key
     # checks), and a later UPDATE would have to upgrade those to exclusive ones, which deadlocks two
     # writers of the same endpoints. Taken exclusive first (in id order), the writers simply queue.
     touch_endpoints(conn, t, {endpoint_ids[n]: ts for n, ts in last_seen.items() if n in endpoint_ids}, first)
     insert_tuples(conn, t.request, REQUEST_COLUMNS, rows)
-    for request, fields in outliers:
+    profiles = []
+    for request, outlier, profile in alone:
         request_id = insert_request(conn, t, request)
-        insert_outlier(conn, t, {**fields, "request_id": request_id, "endpoint_id": request["endpoint_id"],
-                                 "time_requested": request["time_requested"], "duration": request["duration"],
-                                 "status_code": request["status_code"], "version": version})
-    written.outliers = len(outliers)
+        common = {"request_id": request_id, "endpoint_id": request["endpoint_id"],
+                  "time_requested": request["time_requested"], "duration": request["duration"], "version": version}
+        if outlier is not None:
+            insert_outlier(conn, t, {**outlier, **common, "status_code": request["status_code"]})
+            written.outliers += 1
+        if profile is not None:
+            profiles.append((common, profile))
+    if profiles:
+        insert_profiles(conn, t, profiles)
+        written.profiles = len(profiles)
     fold.apply(conn, t)
     exceptions.apply(conn, t, version)
     written.exceptions = len(exceptions)
@@ -154,11 +163,12 @@ def write_batch(conn: Connection, t: Tables, batch_id: str, version: str, record
 class Written:
     """What one batch stored."""
 
-    __slots__ = ("rows", "events", "outliers", "exceptions")
+    __slots__ = ("rows", "events", "outliers", "exceptions", "profiles")
 
     def __init__(self, rows: int = 0, events: int = 0) -> None:
         self.rows = rows  # raw request rows
         self.events = events  # EVENT records
+        self.profiles = 0
         self.outliers = 0
         self.exceptions = 0  # exception occurrences
 
@@ -242,4 +252,4 @@ __all__ = ["AlreadyWritten", "ensure_endpoints", "write_batch", "levels_version"
            "report_process", "prune_batches", "new_batch_id", "increment", "utcnow"]
 
 
-from .extras import ExceptionFold, insert_outlier, insert_request  # noqa: E402 - extras imports this module
+from .extras import ExceptionFold, insert_outlier, insert_profiles, insert_request  # noqa: E402,I001 - they import this

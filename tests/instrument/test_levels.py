@@ -77,8 +77,7 @@ def test_new_endpoints_start_at_monitor_level(level: int, sqlite_url: str, make_
     app = make_app(sqlite_url, monitor_level=level)
     app.test_client().get("/")
     stored = endpoints(app)
-    # Level 3 (the profiler) is not available yet: such a default starts endpoints at level 2, with a warning.
-    assert stored and {lvl for lvl, _, _ in stored.values()} == {min(level, 2)}
+    assert stored and {lvl for lvl, _, _ in stored.values()} == {level}
     assert len(request_rows(app)) == (1 if level >= 1 else 0)
 
 
@@ -238,9 +237,3 @@ def test_an_early_request_queued_behind_a_later_one_is_still_checked(sqlite_url:
     store.dispose()
     assert names == ["tuple_view"]
     assert last is not None
-
-
-def test_level_3_is_refused_until_the_profiler_exists(sqlite_url: str, make_app) -> None:  # noqa: ANN001
-    app = make_app(sqlite_url)
-    with pytest.raises(ValueError, match="profiler"):
-        fmd.set_level("index", 3, app=app)
