@@ -51,6 +51,8 @@ SORTS = ("path", "function", "hits", "mean", "std", "total", "share")
 TABLE_LIMIT = 500
 #: Each side of a diff needs this many profiled requests.
 MIN_DIFF_PROFILES = 2
+#: Own-time growth (s per request) below this is float noise, not a frame that grew.
+MIN_GROWTH = 1e-6
 _MAX_KEY = 64
 
 
@@ -278,7 +280,8 @@ def diff(endpoint_id: int) -> Response:
     if len(sides) == 2 and all(side["count"] >= MIN_DIFF_PROFILES for side in sides):
         trees_mod = _trees()
         rows = trees_mod.diff(sides[0]["merged"], sides[1]["merged"], sides[0]["count"], sides[1]["count"])
-        ctx.update(diff_spec=diff_chart(rows), grew=trees_mod.grew_most(rows))
+        grew = [row for row in trees_mod.grew_most(rows) if row["change_self_s"] >= MIN_GROWTH]
+        ctx.update(diff_spec=diff_chart(rows), grew=grew)
     return page_or_fragment("fmd/endpoint_profiler_diff.html", "fmd/partials/_profile_diff.html", **ctx)
 
 

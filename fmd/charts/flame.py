@@ -5,7 +5,7 @@ row is a rectangle ``x0..x1`` (fractions of the root's time) at ``depth`` (the r
 rect marks with a text layer of labels cut to fit, tooltips, and, for the icicle, an ``href`` per frame: the same
 tab's URL with ``root=<key>`` (*zoom_url* ends with ``root=``), so a click re-renders the page zoomed on that frame.
 
-Colours: the icicle colours a frame by its file (the same file looks the same everywhere); the differential graph
+Colours: the icicle colours a frame by its function and file (the same frame looks the same everywhere); the differential graph
 colours by ``change`` (the frame's share of the request's time in the newer tree minus in the older) on a
 diverging scale centred on zero: red grew, blue shrank.
 """
@@ -27,6 +27,17 @@ LABEL_WIDTH = 1100
 CHAR_WIDTH = 6.5
 #: A diff scale reaches at least this far (a share of 0.5 points either way) so noise does not look red.
 MIN_CHANGE = 0.005
+
+
+def frame_color(row: Mapping[str, Any]) -> str:
+    """A frame's colour on the icicle and the sunburst: stable per (file, function), so it matches across charts."""
+    return stable_color(f"{row['file']}:{row['label']}")
+
+
+def ink(fill: str) -> str:
+    """Black or white, whichever reads better on the hex colour *fill* (by its relative luminance)."""
+    r, g, b = (int(fill[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    return "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45 else "white"
 
 
 def label_text(label: str, width: float) -> str:
@@ -57,9 +68,10 @@ def _layers(alt: Any, dataset: str, color: Any, tooltip: list, href: bool) -> An
     base = alt.Chart(alt.NamedData(dataset))
     rect = base.mark_rect(stroke="white", strokeWidth=0.5, cursor="pointer" if href else "default").encode(
         color=color, tooltip=tooltip, **_axes(alt), **more)
-    text = base.mark_text(align="left", baseline="middle", dx=3, fontSize=11, color="black").encode(
-        x=alt.X("x0:Q", axis=None), y=alt.Y("ymid:Q", axis=None), text="text:N", tooltip=tooltip, **more)
-    return alt.layer(rect, text)
+    text = base.mark_text(align="left", baseline="middle", dx=3, fontSize=11).encode(
+        x=alt.X("x0:Q", axis=None), y=alt.Y("ymid:Q", axis=None), text="text:N", tooltip=tooltip,
+        color=alt.Color("ink:N", scale=None, legend=None), **more)
+    return alt.layer(rect, text).resolve_scale(color="independent")  # fill and ink are separate scales
 
 
 def _icicle() -> Any:
@@ -77,8 +89,10 @@ def _icicle() -> Any:
 def icicle_chart(rows: Sequence[Mapping[str, Any]], zoom_url: str) -> dict:
     """A Vega-Lite icicle from ``fmd.trees.icicle`` rows; a click on a frame opens *zoom_url* + its key."""
     data = [{**_frame_fields(row), "mean_ms": row["mean"] * 1000, "total_ms": row["total"] * 1000,
-             "share": row["share"], "color": stable_color(str(row["file"])), "href": zoom_url + quote(str(row["key"]))}
+             "share": row["share"], "color": frame_color(row), "href": zoom_url + quote(str(row["key"]))}
             for row in rows]
+    for row in data:
+        row["ink"] = ink(row["color"])
     depth = max((row["depth"] for row in data), default=0) + 1
     return build(_icicle, {ICICLE: data}, width="container", height=steps(depth, ROW_HEIGHT))
 
@@ -114,6 +128,8 @@ def diff_chart(rows: Sequence[Mapping[str, Any]], max_depth: int = 30, min_width
              "change_ms": row["change_s"] * 1000}
             for row in rows if row["x1"] - row["x0"] >= min_width and row["depth"] <= max_depth]
     reach = max([MIN_CHANGE] + [abs(row["change"]) for row in data])
+    for row in data:  # the ends of the diverging scale are dark
+        row["ink"] = "white" if abs(row["change"]) > 0.6 * reach else "black"
     depth = max((row["depth"] for row in data), default=0) + 1
     return build(_diff, {DIFF: data}, {"low": -reach, "high": reach}, width="container",
                  height=steps(depth, ROW_HEIGHT))

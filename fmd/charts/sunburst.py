@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 from urllib.parse import quote
 
-from ._theme import build, slot, stable_color
+from ._theme import build, slot
+from .flame import frame_color
 
 SUNBURST = "profile_sunburst"
 #: The chart's side in pixels.
@@ -39,7 +40,7 @@ def sunburst_chart(rows: Sequence[Mapping[str, Any]], zoom_url: str) -> dict:
     data = [{"key": row["key"], "depth": row["depth"], "theta0": row["theta0"], "theta1": row["theta1"],
              "r0": row["r0"], "r1": row["r1"], "label": row["label"], "where": f"{row['file']}:{row['line']}",
              "code": row["code"] or "", "mean_ms": row["mean"] * 1000, "total_ms": row["total"] * 1000,
-             "share": row["share"], "color": stable_color(str(row["file"])),
+             "share": row["share"], "color": frame_color(row),
              "href": zoom_url + quote(str(row["key"]))} for row in rows]
     rings = max((row["r1"] for row in data), default=1)
     return build(_sunburst, {SUNBURST: data}, {"rings": rings})

@@ -279,6 +279,8 @@ def test_diff_of_the_two_newest_versions_names_what_grew(app, admin) -> None:  #
     assert re.search(r'<td class="num fmd-bad">\+2[0-9]\.\d\d</td>', first[:first.index("</tr>")])
     frag = admin.get(url(app, "profiler-diff", suffix="?base=2.0&other=1.0"), headers=HX).text
     assert "<html" not in frag and "Before: <strong>version 2.0</strong>" in frag
+    grew = re.findall(r'<tr class="fmd-diff-row">\s*<td><code>([^<]+)</code>', frag)
+    assert grew[0] == "b" and "search" not in grew  # its own time did not grow: float noise is left out
 
 
 def test_diff_of_two_date_ranges(app, admin) -> None:  # noqa: ANN001

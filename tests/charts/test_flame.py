@@ -10,7 +10,7 @@ import math
 from altair.utils.schemapi import validate_jsonschema
 from altair.vegalite.v6.schema import load_schema
 
-from fmd.charts.flame import DIFF, ICICLE, diff_chart, icicle_chart, label_text
+from fmd.charts.flame import DIFF, ICICLE, diff_chart, icicle_chart, ink, label_text
 from fmd.charts.sunburst import SUNBURST, sunburst_chart
 
 SCHEMA = load_schema()
@@ -52,6 +52,8 @@ def test_icicle_rects_with_tooltips_and_zoom_links() -> None:
     assert data[2]["label"] == EVIL  # data, never markup: Vega renders text and tooltips as text
     assert data[0]["color"] != data[1]["color"] and data[0]["color"].startswith("#")
     assert data[3]["text"] == ""  # too narrow for a label
+    assert {row["ink"] for row in data} <= {"black", "white"} and text["encoding"]["color"]["field"] == "ink"
+    assert (ink("#ffffff"), ink("#000000"), ink("#ffeb3b"), ink("#1f5fbf")) == ("black", "white", "black", "white")
 
 
 def test_labels_are_cut_to_fit() -> None:
@@ -96,6 +98,7 @@ def test_diff_is_coloured_by_change_on_a_diverging_scale() -> None:
     assert "href" not in rect
     data = spec["datasets"][DIFF]
     assert [row["key"] for row in data] == ["r", "b", "c"]  # a frame only in the older tree has no width
+    assert [row["ink"] for row in data] == ["black", "black", "white"]
     assert data[2]["change_ms"] == 20.0 and {t["field"] for t in rect["tooltip"]} >= {"base_ms", "other_ms", "change"}
 
 
