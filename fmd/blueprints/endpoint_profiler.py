@@ -23,7 +23,7 @@ import os
 from functools import lru_cache
 from typing import Any, Mapping
 
-from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask import Blueprint, Response, abort, request, url_for
 from sqlalchemy import Connection
 
 from ..charts.flame import diff_chart, icicle_chart
@@ -203,8 +203,8 @@ def profile(endpoint_id: int, profile_id: int) -> Response:
                    "another endpoint, or retention or a purge removed it.")
     lines, hidden = tree_lines(tree, app_code().is_app, fold) if tree is not None else ([], 0)
     url = url_for(".profile", endpoint_id=endpoint_id, profile_id=profile_id, **period_args(period))
-    ctx = {"endpoint": endpoint, "p": prof, "lines": lines, "hidden": hidden, "fold": fold, "inline": is_htmx(), "period": period,
-           "tz": period.tz, "now": utcnow(), "fold_url": url + "&fold=1", "unfold_url": url,
+    ctx = {"endpoint": endpoint, "p": prof, "lines": lines, "hidden": hidden, "fold": fold, "inline": is_htmx(),
+           "period": period, "tz": period.tz, "now": utcnow(), "fold_url": url + "&fold=1", "unfold_url": url,
            "back_url": url_for("endpoint.profiler", endpoint_id=endpoint_id, **period_args(period))}
     return page_or_fragment("fmd/endpoint_profile.html", "fmd/partials/_profile_detail.html", **ctx)
 

@@ -5,9 +5,9 @@ row is a rectangle ``x0..x1`` (fractions of the root's time) at ``depth`` (the r
 rect marks with a text layer of labels cut to fit, tooltips, and, for the icicle, an ``href`` per frame: the same
 tab's URL with ``root=<key>`` (*zoom_url* ends with ``root=``), so a click re-renders the page zoomed on that frame.
 
-Colours: the icicle colours a frame by its function and file (the same frame looks the same everywhere); the differential graph
-colours by ``change`` (the frame's share of the request's time in the newer tree minus in the older) on a
-diverging scale centred on zero: red grew, blue shrank.
+Colours: the icicle colours a frame by its function and file (the same frame looks the same everywhere); the
+differential graph colours by ``change`` (the frame's share of the request's time in the newer tree minus in the
+older) on a diverging scale centred on zero: red grew, blue shrank.
 """
 
 from __future__ import annotations
@@ -83,7 +83,8 @@ def _icicle() -> Any:
                alt.Tooltip("total_ms:Q", title="Total (ms)", format=",.1f"),
                alt.Tooltip("share:Q", title="Share of the root", format=".1%")]
     color = alt.Color("color:N", scale=None, legend=None)
-    return _layers(alt, ICICLE, color, tooltip, href=True).properties(title="Flame graph (icicle): click a frame to zoom")
+    return _layers(alt, ICICLE, color, tooltip, href=True).properties(
+        title="Flame graph (icicle): click a frame to zoom")
 
 
 def icicle_chart(rows: Sequence[Mapping[str, Any]], zoom_url: str) -> dict:

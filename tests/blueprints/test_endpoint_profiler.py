@@ -81,7 +81,8 @@ def test_profiler_page_and_fragment_newest_first(app, admin) -> None:  # noqa: A
     assert "51.0</td>" in first and ">10</td>" in first and "every 5.0 ms" in first and "<code>2.0</code>" in first
     assert "shortened: too many distinct stacks: 500 kept" in first
     # The achieved rate over the listed requests (5.0 and 6.0 alternating) against SAMPLING_PERIOD.
-    assert re.search(r"every 5\.5 ms\s+on average over these requests; SAMPLING_PERIOD asks for\s+every 5 ms", frag.text)
+    assert re.search(r"every 5\.5 ms\s+on average over these requests; SAMPLING_PERIOD asks for\s+every 5 ms",
+                     frag.text)
     assert "The profiler samples requests at monitoring level 3." in frag.text  # "search" is at level 1
 
 
@@ -112,7 +113,8 @@ def test_a_row_expands_into_its_tree_with_the_hot_path_open(app, admin) -> None:
     text = frag.text
     assert frag.status_code == 200 and "HX-Request" in frag.headers["Vary"] and "<html" not in text
     assert text.lstrip().startswith(f'<tr id="fmd-profile-{pid}-detail" class="fmd-profile-detail">')
-    opened = re.findall(r'<details class="([^"]+)"( open)?><summary>.*?<code class="fmd-pnode-func">(\w+)</code>', text, re.S)
+    opened = re.findall(r'<details class="([^"]+)"( open)?><summary>.*?<code class="fmd-pnode-func">(\w+)</code>',
+                        text, re.S)
     assert [(name, bool(is_open), "fmd-pnode-hot" in cls) for cls, is_open, name in opened] == [
         ("search", True, True), ("a", True, True)]
     leaves = re.findall(r'<div class="([^"]+) fmd-pnode-leaf">.*?<code class="fmd-pnode-func">(\w+)</code>', text, re.S)

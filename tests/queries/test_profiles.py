@@ -59,7 +59,8 @@ def test_count_and_pages_newest_first(store: Store, ids: dict) -> None:
 def test_mean_interval_leaves_out_requests_without_samples(store: Store, ids: dict) -> None:
     with store.read() as conn:
         mean = q.mean_interval(conn, store.tables, ids["ep"], RANGE)
-        empty = q.mean_interval(conn, store.tables, ids["ep"], TimeRange(T0 - timedelta(days=9), T0 - timedelta(days=8)))
+        before = TimeRange(T0 - timedelta(days=9), T0 - timedelta(days=8))
+        empty = q.mean_interval(conn, store.tables, ids["ep"], before)
     intervals = [5.0 + i % 2 for i in range(3, 30) if i != 28]
     assert mean == pytest.approx(sum(intervals) / len(intervals)) and empty is None
 
@@ -77,7 +78,8 @@ def test_versions_most_recent_first(store: Store, ids: dict) -> None:
     t = store.tables
     with store.read() as conn:
         everything = q.versions_with_profiles(conn, t, ids["ep"])
-        early = q.versions_with_profiles(conn, t, ids["ep"], TimeRange(T0 - timedelta(hours=3), T0 + timedelta(hours=6)))
+        first_hours = TimeRange(T0 - timedelta(hours=3), T0 + timedelta(hours=6))
+        early = q.versions_with_profiles(conn, t, ids["ep"], first_hours)
     assert [(v["version"], v["profiles"]) for v in everything] == [("1.0", 21), ("2.0", 10)]  # the day after: 1.0
     assert [(v["version"], v["profiles"]) for v in early] == [("1.0", 12)]
 
