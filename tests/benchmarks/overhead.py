@@ -1,14 +1,16 @@
-"""What fmd costs the host: bare Flask against fmd at levels 0, 1 and 2, measured in one run.
+"""What fmd costs the host: bare Flask against fmd at levels 0, 1, 2 and 3, measured in one run.
 
     python tests/benchmarks/overhead.py [--rounds 15] [--requests 2000]
 
-Four apps (bare, fmd level 0, 1 and 2; fmd writing to a fresh SQLite file) serve a hello-world route and a
+Five apps (bare, fmd level 0, 1, 2 and 3; fmd writing to a fresh SQLite file) serve a hello-world route and a
 "5 ms" route that does a fixed amount of CPU work (calibrated once, then identical for every app, so
 background threads' cost shows up instead of hiding in a sleep). Rounds interleave the apps so a noisy machine
 affects all of them alike; a ratio is the median over rounds of (app's median request time / bare's in the same
 round). The loop time per app includes the final ``fmd.flush()``, so work pushed to the writer thread counts.
 Level 2 also gets its loop against level 1's, and the watchdog's own CPU per second of wall time while 50
-level-2 requests (each past its outlier threshold) are in flight at once. Start-up: import fmd + bind, in fresh
+level-2 requests (each past its outlier threshold) are in flight at once. Level 3 (the sampling profiler) gets
+its loop against level 1's too, and how long one sampling pass holds the GIL while 50 level-3 requests are in
+flight (the sampler's own ``pass_s / passes``). Start-up: import fmd + bind, in fresh
 interpreters that already imported Flask. Prints one JSON line.
 """
 
@@ -29,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import fmd  # noqa: E402
 
 TARGETS = {"hello_level1_ratio": 1.05, "work5ms_level1_ratio": 1.02, "startup_ms": 150,
-           "hello_level2_ratio": 1.08, "work5ms_level2_ratio": 1.03, "level2_loop_vs_level1": 1.03}
+           "hello_level2_ratio": 1.08, "work5ms_level2_ratio": 1.03, "level2_loop_vs_level1": 1.03,
+           "hello_level3_ratio": 1.10, "work5ms_level3_ratio": 1.06, "level3_loop_vs_level1": 1.05}
 
 
 def calibrate(target_s: float = 0.005) -> int:
@@ -108,9 +111,10 @@ def measure(apps: dict[str, Flask], path: str, rounds: int, n: int) -> dict:
         result[f"{name}_median_us"] = round(statistics.median(medians[name]) * 1e6, 1)
         result[f"{name}_ratio"] = round(statistics.median(ratios), 4)
         result[f"{name}_loop_incl_flush_ratio"] = round(statistics.median(loop_ratios), 4)
-    if "level2" in loops and "level1" in loops:
-        result["level2_loop_vs_level1"] = round(statistics.median(
-            [two / one for two, one in zip(loops["level2"], loops["level1"])]), 4)
+    for level in ("level2", "level3"):
+        if level in loops and "level1" in loops:
+            result[f"{level}_loop_vs_level1"] = round(statistics.median(
+                [mine / one for mine, one in zip(loops[level], loops["level1"])]), 4)
     result["bare_loop_s"] = round(statistics.median(loops["bare"]), 4)
     return result
 
@@ -169,6 +173,48 @@ def watchdog_cpu(tmp: Path, in_flight: int = 50, seconds: float = 3.0) -> dict:
             "stacks_taken": watchdog.captured}
 
 
+def sampler_pass(tmp: Path, in_flight: int = 50, seconds: float = 3.0) -> dict:
+    """How long one sampling pass holds the GIL while *in_flight* level-3 requests block in their view."""
+    import threading
+
+    app = Flask("sampled")
+    release = threading.Event()
+    entered = threading.Semaphore(0)
+
+    def stuck_in_a_query() -> None:
+        release.wait(seconds + 5)
+
+    @app.route("/")
+    def index() -> str:
+        entered.release()
+        stuck_in_a_query()  # a few frames below the view, as a real request waiting on its database
+        return "ok"
+
+    fmd.bind(app, database=f"sqlite:///{tmp / 'sampled.db'}", monitor_level=3, table_prefix="bench_",
+             sync_interval=0.2)
+    state = app.extensions["fmd"]
+    sampler = state.sampler
+    threads = [threading.Thread(target=app.test_client().get, args=("/",)) for _ in range(in_flight)]
+    for thread in threads:
+        thread.start()
+    for _ in range(in_flight):
+        entered.acquire(timeout=10)
+    time.sleep(0.2)  # all in flight: every pass from now on walks 50 stacks
+    passes, pass_s, started = sampler.passes, sampler.pass_s, time.perf_counter()
+    time.sleep(seconds)
+    passes, pass_s, wall = sampler.passes - passes, sampler.pass_s - pass_s, time.perf_counter() - started
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert fmd.flush(30)
+    profiles = state.stats()["profiles"]
+    state.close()
+    per_pass = pass_s / max(passes, 1)
+    return {"in_flight": in_flight, "period_ms": sampler.period_s * 1000, "passes": passes,
+            "pass_us": round(per_pass * 1e6, 1), "achieved_interval_ms": round(wall / max(passes, 1) * 1000, 2),
+            "gil_share": round(pass_s / wall, 4), "profiles_written": profiles}
+
+
 def startup_ms(runs: int = 7) -> float:
     code = ("import time, tempfile, flask\n"
             "app = flask.Flask('s')\n"
@@ -197,7 +243,8 @@ def main() -> None:
         apps = {"bare": make_app("bare", work_n, Path(tmp), None),
                 "level0": make_app("level0", work_n, Path(tmp), 0),
                 "level1": make_app("level1", work_n, Path(tmp), 1),
-                "level2": make_app("level2", work_n, Path(tmp), 2)}
+                "level2": make_app("level2", work_n, Path(tmp), 2),
+                "level3": make_app("level3", work_n, Path(tmp), 3)}
         hello = measure(apps, "/", args.rounds, args.requests)
         # 200 requests (~1 s) a round, so the final flush (a commit) is amortised as in a real loop.
         work = measure(apps, "/work", max(args.rounds // 2, 5), 200)
@@ -207,8 +254,9 @@ def main() -> None:
             if "fmd" in app.extensions:
                 app.extensions["fmd"].close()
         watchdog = watchdog_cpu(Path(tmp))
+        sampler = sampler_pass(Path(tmp))
     figures = {"benchmark": "overhead", "hello": hello, "work5ms": work, "startup_ms": startup_ms(),
-               "watchdog": watchdog,
+               "watchdog": watchdog, "sampler": sampler,
                "level1_rows_written": stats["rows_written"], "level1_dropped": stats["dropped"],
                "targets": TARGETS}
     figures["meets_targets"] = (hello["level1_ratio"] <= TARGETS["hello_level1_ratio"]
@@ -216,7 +264,10 @@ def main() -> None:
                                 and figures["startup_ms"] <= TARGETS["startup_ms"]
                                 and hello["level2_ratio"] <= TARGETS["hello_level2_ratio"]
                                 and work["level2_ratio"] <= TARGETS["work5ms_level2_ratio"]
-                                and work["level2_loop_vs_level1"] <= TARGETS["level2_loop_vs_level1"])
+                                and work["level2_loop_vs_level1"] <= TARGETS["level2_loop_vs_level1"]
+                                and hello["level3_ratio"] <= TARGETS["hello_level3_ratio"]
+                                and work["level3_ratio"] <= TARGETS["work5ms_level3_ratio"]
+                                and work["level3_loop_vs_level1"] <= TARGETS["level3_loop_vs_level1"])
     print(json.dumps(figures))
 
 
