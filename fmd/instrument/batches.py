@@ -243,7 +243,12 @@ class BatchWriter:
                                              self._endpoint_ids, {n: last_seen[n] for n in names}, mixed)
         except writes.AlreadyWritten:
             events = sum(1 for r in kept if r[3] == EVENT) if mixed else 0
-            written = writes.Written(sum(1 for r in kept if r[0] is not None) - events, events)
+            written = writes.Written(sum(1 for r in kept if r[0] is not None and not (mixed and r[3] == EVENT)),
+                                     events)
+            if mixed:  # what the committed attempt stored with them
+                kinds = [kind for r in kept if len(r) == 7 for kind, _ in r[6]]
+                written.outliers, written.profiles = kinds.count("outlier"), kinds.count("profile")
+                written.exceptions = kinds.count("exception")
             self.tally.already_written += 1
             log.info("fmd: batch %s was already stored by an earlier attempt", batch.id)
         unrouted = sum(1 for r in kept if r[0] is None and r[3] != EVENT)

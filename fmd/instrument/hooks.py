@@ -147,6 +147,8 @@ def install(app: "Flask", state: "State") -> None:
         if request is not None:
             length = request.content_length or 0
             if 0 < length <= _MAX_BODY:  # reading what the view did not is bounded: the values, not an upload
+                # The raw body is cached first: the host's error handler and teardown still read it whole.
+                request.get_data(cache=True, parse_form_data=False)
                 if request.mimetype in _FORM_TYPES:
                     form = list(request.form.items(multi=True))
                 elif request.is_json:
@@ -268,13 +270,12 @@ def install(app: "Flask", state: "State") -> None:
         return response
 
     def wrapped_handle_exception(e: Exception) -> Any:
-        pending = getattr(e, _PENDING, None)
+        try:  # (from the instance's dict: an exception class's own __getattr__ may raise anything)
+            pending = getattr(e, "__dict__", {}).pop(_PENDING, None)
+        except Exception:
+            pending = None
         if pending is None:
             return handle_exception(e)
-        try:
-            delattr(e, _PENDING)
-        except Exception:
-            pass
         try:
             response = handle_exception(e)
         except BaseException:

@@ -149,18 +149,18 @@ class Watchdog:
                 if self.pid != os.getpid():
                     self._reset()
         self.awake = True
-        if not self._running:
+        with self._lock:  # (the check and the set under the lock: a thread that is ending re-checks under it)
+            if self._running:
+                self._event.set()
+                return
+            self._running = True
+            self._stopping = False
+        try:
+            start_thread(self._run, "fmd-watchdog")
+        except BaseException:
             with self._lock:
-                if self._running:
-                    return
-                self._running = True
-                self._stopping = False
-            try:
-                start_thread(self._run, "fmd-watchdog")
-            except BaseException:
                 self._running = False
-                raise
-        self._event.set()
+            raise
 
     def take(self, ident: int, started: float) -> tuple | None:
         """The capture of the request *ident* started at *started*, if the watchdog made one (removed)."""
@@ -172,6 +172,15 @@ class Watchdog:
     def stop(self) -> None:
         self._stopping = True
         self._event.set()
+
+    def _idle_end(self) -> bool:
+        """After an idle wait: end the thread, unless a wake() came meanwhile (decided under the lock)."""
+        with self._lock:
+            if self._event.is_set():
+                return False
+            self._running = False
+            self.awake = False
+            return True
 
     # ------------------------------------------------------------------ watchdog thread
 
@@ -195,7 +204,7 @@ class Watchdog:
                         # request registered after that look sees awake False and wakes us (no lost wake-up).
                         self.awake = False
                         if not self._watch_once():
-                            if not self._event.wait(IDLE_EXIT):
+                            if not self._event.wait(IDLE_EXIT) and self._idle_end():
                                 break  # idle: end; the next level-2 request starts a new thread
                             self._event.clear()
                             self.awake = True

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 from .records import ExceptionSeen, OutlierSeen, ProfileSeen
 from .storable import storable
@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 #: The most characters of JSON text stored for a stack or a traceback.
 STACK_LIMIT = 64 * 1024
 TRACEBACK_LIMIT = 256 * 1024
+#: Environ values holding the raw, percent-encoded query: decoded before redaction (an encoded
+#: ``https%3A%2F%2Fuser%3Apass%40host`` hides its credentials from pattern matching).
+_RAW_QUERY_KEYS = frozenset({"QUERY_STRING", "REQUEST_URI", "RAW_URI"})
 _TEXT = 10 * 1024 * 1024  # (storable() needs a bound: text columns are cut by the caps above, not by it)
 
 
@@ -140,7 +143,8 @@ def outlier_row(seen: OutlierSeen, redactor: "Redactor") -> dict:
     raw = {"url": url, "method": environ.get("REQUEST_METHOD", ""),
            "query": parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True),
            "form": seen.form or [], "json": seen.json, "headers": sorted(headers),
-           "environ": {k: v for k, v in environ.items() if not k.startswith("HTTP_")}}
+           "environ": {k: (redactor.text(unquote_plus(v)) if k in _RAW_QUERY_KEYS else v)
+                       for k, v in environ.items() if not k.startswith("HTTP_")}}
     budget = Budget()
     fields = outlier_fields(raw, redactor, budget)
     row = {key: (None if value is None else storable(value, _TEXT)) for key, value in fields.items()}

@@ -108,18 +108,18 @@ class Sampler:
                 if self.pid != os.getpid():
                     self._reset()
         self.awake = True
-        if not self._running:
+        with self._lock:  # (the check and the set under the lock: a thread that is ending re-checks under it)
+            if self._running:
+                self._event.set()
+                return
+            self._running = True
+            self._stopping = False
+        try:
+            start_thread(self._run, "fmd-sampler")
+        except BaseException:
             with self._lock:
-                if self._running:
-                    return
-                self._running = True
-                self._stopping = False
-            try:
-                start_thread(self._run, "fmd-sampler")
-            except BaseException:
                 self._running = False
-                raise
-        self._event.set()
+            raise
 
     def take(self, ident: int, started: float) -> Samples | None:
         """The samples of the request *ident* started at *started* (removed), or None."""
@@ -131,6 +131,15 @@ class Sampler:
     def stop(self) -> None:
         self._stopping = True
         self._event.set()
+
+    def _idle_end(self) -> bool:
+        """After an idle wait: end the thread, unless a wake() came meanwhile (decided under the lock)."""
+        with self._lock:
+            if self._event.is_set():
+                return False
+            self._running = False
+            self.awake = False
+            return True
 
     # ------------------------------------------------------------------ sampler thread
 
@@ -145,7 +154,7 @@ class Sampler:
                         # As the watchdog: awake is cleared before the last look, so no wake-up is lost.
                         self.awake = False
                         if not self._sample_once():
-                            if not self._event.wait(IDLE_EXIT):
+                            if not self._event.wait(IDLE_EXIT) and self._idle_end():
                                 break
                             self._event.clear()
                             self.awake = True

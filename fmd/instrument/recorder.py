@@ -106,6 +106,10 @@ class Recorder:
         self._next_health = 0.0
         self._reported: tuple = ()
         self._next_prune = 0.0
+        # The watchdog's and the sampler's threads do not exist in a forked child either (nor its requests).
+        for part in (getattr(self, "watchdog", None), getattr(self, "sampler", None)):
+            if part is not None and part.pid != os.getpid():
+                part._reset()
 
     # ------------------------------------------------------------------ request side (no I/O)
 

@@ -17,6 +17,7 @@ import os
 import reprlib
 import sys
 from collections import deque
+from collections.abc import Mapping
 from typing import Any, Callable
 
 
@@ -58,6 +59,15 @@ class _SafeRepr(reprlib.Repr):
         else:
             if dataclasses.is_dataclass(kind):
                 return self._fields(x, kind, [f.name for f in dataclasses.fields(kind) if f.repr], level)
+            if isinstance(x, Mapping) or _is_headers(kind):
+                # Shown item by item, so secret keys are redacted (its own repr would show Authorization).
+                if id(x) in self.active:
+                    return "[...]"
+                self.active.add(id(x))
+                try:
+                    return f"{kind.__name__}({self._items(x.items(), len(x), level)})"
+                finally:
+                    self.active.discard(id(x))
             return self.repr_instance(x, level)
         if id(x) in self.active:
             return "[...]"
@@ -85,13 +95,16 @@ class _SafeRepr(reprlib.Repr):
         return _redacted(self.redact, name, text) if self.redact is not None and isinstance(name, str) else text
 
     def repr_dict(self, x: dict, level: int) -> str:  # reprlib's sorts every key first: O(n log n) on a big dict
-        if not x:
+        return self._items(dict.items(x), len(x), level)
+
+    def _items(self, items: Any, size: int, level: int) -> str:
+        if not size:
             return "{}"
         if level <= 0:
             return "{...}"
         pieces = [f"{self.repr1(key, level - 1)}: {self._redact(key, self.repr1(value, level - 1))}"
-                  for key, value in itertools.islice(dict.items(x), self.maxdict)]
-        if len(x) > self.maxdict:
+                  for key, value in itertools.islice(items, self.maxdict)]
+        if size > self.maxdict:
             pieces.append(self.fillvalue)
         return "{" + ", ".join(pieces) + "}"
 
@@ -122,6 +135,13 @@ class _SafeRepr(reprlib.Repr):
 _CONTAINERS = ((str, "repr_str"), (bytes, "repr_bytes"), (bytearray, "repr_bytes"), (int, "repr_int"),
                (tuple, "repr_tuple"), (list, "repr_list"), (dict, "repr_dict"), (set, "repr_set"),
                (frozenset, "repr_frozenset"), (deque, "repr_deque"))
+
+
+def _is_headers(kind: type) -> bool:
+    """werkzeug's Headers (request.headers): a multi-mapping that is not a Mapping."""
+    datastructures = sys.modules.get("werkzeug.datastructures")
+    headers = getattr(datastructures, "Headers", None)
+    return headers is not None and issubclass(kind, headers)
 
 
 def _mro_has(kind: type, name: str) -> bool:

@@ -110,6 +110,7 @@ def purge(conn: Connection, t: Tables, endpoint_id: int, before: datetime | None
     # Outliers and profiler lines point at request ids (no foreign key): they go before their requests.
     out.add(t.outlier, conn.execute(delete(t.outlier).where(t.outlier.c.request_id.in_(ids))).rowcount)
     out.add(t.stack_line, conn.execute(delete(t.stack_line).where(t.stack_line.c.request_id.in_(ids))).rowcount)
+    out.add(t.profile, conn.execute(delete(t.profile).where(t.profile.c.request_id.in_(ids))).rowcount)
     out.add(r, conn.execute(delete(r).where(raw)).rowcount)
     for table in rollup_tables(t):
         where = table.c.endpoint_id == endpoint_id
@@ -171,8 +172,8 @@ def merge(conn: Connection, t: Tables, source_id: int, target_id: int) -> Outcom
     out.add(r, conn.execute(update(r).where(r.c.endpoint_id == source_id).values(endpoint_id=target_id)).rowcount)
     for table in rollup_tables(t):
         out.add(table, _merge_rollup(conn, table, source_id, target_id))
-    o = t.outlier  # (its rows would go with the source endpoint: a cascading foreign key)
-    out.add(o, conn.execute(update(o).where(o.c.endpoint_id == source_id).values(endpoint_id=target_id)).rowcount)
+    for o in (t.outlier, t.profile):  # (their rows would go with the source endpoint: a cascading foreign key)
+        out.add(o, conn.execute(update(o).where(o.c.endpoint_id == source_id).values(endpoint_id=target_id)).rowcount)
     firsts = [v for v in (source["first_requested"], target["first_requested"]) if v is not None]
     lasts = [v for v in (source["last_requested"], target["last_requested"]) if v is not None]
     conn.execute(update(e).where(e.c.id == target_id).values(first_requested=min(firsts) if firsts else None,

@@ -5,7 +5,7 @@ What is pruned (ages from the ``[retention]`` options; 0 keeps a kind forever):
 
 * outliers whose request is older than RETENTION_OUTLIERS_DAYS (and any whose request is gone), and the
   stored traceback of exception groups last refreshed before then (their counts stay);
-* profiler lines (``stack_line``) whose request is older than RETENTION_PROFILES_DAYS (idem);
+* profiler lines (``stack_line``) and profile rows whose request is older than RETENTION_PROFILES_DAYS (idem);
 * raw request rows older than RETENTION_REQUESTS_DAYS, except those that still have an outlier or
   profile: a drill-down needs its request, so the request stays as long as they do;
 * hourly duration histograms older than RETENTION_HOURLY_DAYS, cut at a UTC midnight so the daily
@@ -165,6 +165,9 @@ def _prune_all(store: "Store", cut: dict[str, datetime | None], batch: int,
         # Profile lines are many per request: a batch is a range of request ids, sized to ~batch lines.
         _prune_linked(store, t.stack_line, t.stack_line.c.request_id, cut["profiles"], max(batch // 50, 1),
                       lambda n: step("profiles", n))
+        # Each profiled request's own row (its sampling figures) goes with its lines (not counted: one per
+        # request, where "profiles" counts the lines).
+        _prune_linked(store, t.profile, t.profile.c.id, cut["profiles"], batch, lambda n: None)
     if cut["requests"]:
         _prune_requests(store, cut["requests"], batch, lambda n: step("requests", n))
     if cut["hourly"]:
