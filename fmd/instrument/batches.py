@@ -123,6 +123,7 @@ class BatchWriter:
         self.tally = Tally()
         self.pending: deque[Batch] = deque()
         self._endpoint_ids: dict[str, int] = {}
+        self._code_ids: dict[tuple, int] = {}  # (file, line, function) -> code_line id
 
     @property
     def held(self) -> int:
@@ -240,7 +241,12 @@ class BatchWriter:
             with self.store.write() as conn:
                 self._recreate_removed(conn, names)
                 written = writes.write_batch(conn, self.store.tables, batch.id, self.version, kept,
-                                             self._endpoint_ids, {n: last_seen[n] for n in names}, mixed)
+                                             self._endpoint_ids, {n: last_seen[n] for n in names}, mixed,
+                                             self._code_ids)
+            if written.code_ids:  # (committed now: safe to remember; code lines are never deleted)
+                if len(self._code_ids) > 100_000:
+                    self._code_ids.clear()
+                self._code_ids.update(written.code_ids)
         except writes.AlreadyWritten:
             events = sum(1 for r in kept if r[3] == EVENT) if mixed else 0
             written = writes.Written(sum(1 for r in kept if r[0] is not None and not (mixed and r[3] == EVENT)),

@@ -9,6 +9,7 @@ text with every string made storable (fmd.instrument.storable). A row is a ("out
 from __future__ import annotations
 
 import json
+import weakref
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote_plus
 
@@ -45,12 +46,14 @@ def profile_row(seen: ProfileSeen, redactor: "Redactor", duration: float) -> dic
     from ..trees import build, to_rows
     from .profiler import OTHER
 
-    frames: dict = {}  # code object, line -> Frame (a request sees the same lines many times)
+    frames = _frames_of(redactor)  # (code object, line) -> Frame: the same lines recur across requests
 
     def frame(code: Any, line: int) -> tuple:
         key = (code, line)
         found = frames.get(key)
         if found is None:
+            if len(frames) >= _FRAMES_KEPT:
+                frames.clear()
             found = frames[key] = _frame(code.co_filename, line, getattr(code, "co_qualname", code.co_name),
                                          redactor)
         return found
@@ -58,8 +61,10 @@ def profile_row(seen: ProfileSeen, redactor: "Redactor", duration: float) -> dic
     view = _unwrap(seen.view)
     view_code = getattr(view, "__code__", None)
     if view_code is not None:
-        root = _frame(view_code.co_filename, _def_line(view_code),
-                      getattr(view_code, "co_qualname", view_code.co_name), redactor)
+        root = frames.get(view_code)
+        if root is None:
+            root = frames[view_code] = _frame(view_code.co_filename, _def_line(view_code),
+                                              getattr(view_code, "co_qualname", view_code.co_name), redactor)
     else:
         root = ("", 0, getattr(seen.view, "__name__", "(view)"), "")
     samples = seen.samples
@@ -91,10 +96,22 @@ def _frame(filename: str, line: int, function: str, redactor: "Redactor") -> tup
     """(file, line, function, source text), storable in code_line (the file's end kept if it is long)."""
     import linecache
 
+    code = linecache.getline(filename, line).strip() if line else ""
     if len(filename) > 250:
         filename = "…" + filename[-249:]
-    code = linecache.getline(filename, line).strip() if line else ""
     return (storable(filename, 250), int(line), storable(function, 250), storable(redactor.text(code), 250))
+
+
+#: Frames remembered per redactor (the writer thread only); beyond this many, the memory starts afresh.
+_FRAMES_KEPT = 50_000
+_frame_caches: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+
+
+def _frames_of(redactor: "Redactor") -> dict:
+    cache = _frame_caches.get(redactor)
+    if cache is None:
+        cache = _frame_caches[redactor] = {}
+    return cache
 
 
 def _def_line(code: Any) -> int:

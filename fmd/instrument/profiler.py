@@ -162,11 +162,10 @@ class Sampler:
                             continue
                         self.awake = True
                     next_at += period
-                    delay = next_at - time.perf_counter()
-                    if delay > 0:
-                        time.sleep(delay)
-                    else:  # late (the GIL, a busy machine): start again from now, do not burst
-                        next_at = time.perf_counter()
+                    now = time.perf_counter()
+                    if next_at <= now:  # late (the GIL, a busy machine): one period from now, never two passes
+                        next_at = now + period  # back to back (they would count one moment twice)
+                    time.sleep(next_at - now)
                 except Exception:
                     self.errors.report("sampler", "fmd: the profiler's sampler hit an internal error; it goes on")
                     time.sleep(0.5)

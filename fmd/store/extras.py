@@ -12,21 +12,29 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Mapping
 
 from sqlalchemy import Connection, func, insert, select, update
 
 from .models import Tables
 from .rollups import increment, utc_from_epoch
-from .writes import _utc, insert_ignore
+from .writes import _utc, insert_ignore, insert_tuples
 
 
-def insert_request(conn: Connection, t: Tables, row: dict) -> int:
-    """Insert one raw request row; its id."""
-    return conn.execute(insert(t.request).values(**row)).inserted_primary_key[0]
+def insert_requests(conn: Connection, t: Tables, rows: list[dict]) -> list[int]:
+    """Insert raw request rows; their ids, in order. One statement where the dialect returns ids in the order
+    of the rows (SQLite, PostgreSQL, MariaDB), else one statement a row (MySQL)."""
+    if not rows:
+        return []
+    if conn.dialect.insert_executemany_returning_sort_by_parameter_order:
+        result = conn.execute(insert(t.request).returning(t.request.c.id, sort_by_parameter_order=True), rows)
+        return [row[0] for row in result]
+    return [conn.execute(insert(t.request).values(**row)).inserted_primary_key[0] for row in rows]
 
 
-def insert_outlier(conn: Connection, t: Tables, row: dict) -> None:
-    conn.execute(insert(t.outlier).values(**row))
+def insert_outliers(conn: Connection, t: Tables, rows: list[dict]) -> None:
+    if rows:
+        conn.execute(insert(t.outlier), rows)
 
 
 def mean_durations(conn: Connection, t: Tables, names: list[str], since: float) -> dict[str, tuple[int, float]]:
@@ -39,24 +47,37 @@ def mean_durations(conn: Connection, t: Tables, names: list[str], since: float) 
     return {name: (int(count), float(total) / int(count)) for name, count, total in rows if count}
 
 
-def insert_profiles(conn: Connection, t: Tables, profiles: list[tuple[dict, dict]]) -> None:
-    """Profile rows and their trees (pre-order stack_line rows), with their code lines stored once."""
+def insert_profiles(conn: Connection, t: Tables, profiles: list[tuple[dict, dict]],
+                    known: Mapping[tuple, int]) -> dict[tuple, int]:
+    """Profile rows and their trees (pre-order stack_line rows), with their code lines stored once.
+
+    *known* maps (file, line, function) to code_line ids already committed (the writer's cache); returns the
+    ids this call looked up, for the caller to cache once its transaction committed.
+    """
     frames = {frame[:3]: frame for _, profile in profiles for _, frame, _, _ in profile["rows"]}
-    ids = code_line_ids(conn, t, list(frames.values()))
+    new = code_line_ids(conn, t, [frame for key, frame in frames.items() if key not in known])
+    ids = {**known, **new} if new else known
+    conn.execute(insert(t.profile), [{**common, "samples": profile["samples"], "interval_ms": profile["interval_ms"],
+                                      "cut": profile["cut"]} for common, profile in profiles])
     lines = []
     for common, profile in profiles:
-        conn.execute(insert(t.profile).values(**common, samples=profile["samples"],
-                                              interval_ms=profile["interval_ms"], cut=profile["cut"]))
-        lines += [{"request_id": common["request_id"], "position": position, "code_id": ids[frame[:3]],
-                   "indent": indent, "duration": duration, "samples": samples}
+        request_id = common["request_id"]
+        lines += [(request_id, position, ids[frame[:3]], indent, duration, samples)
                   for position, (indent, frame, duration, samples) in enumerate(profile["rows"])]
-    conn.execute(insert(t.stack_line), lines)
+    insert_tuples(conn, t.stack_line, STACK_LINE_COLUMNS, lines)
+    return new
+
+
+#: Column order of the tuples insert_profiles writes into stack_line.
+STACK_LINE_COLUMNS = ("request_id", "position", "code_id", "indent", "duration", "samples")
 
 
 def code_line_ids(conn: Connection, t: Tables, frames: list[tuple]) -> dict[tuple, int]:
     """(file, line, function) -> id of each frame's code_line row, created where missing."""
     c = t.code_line
     keys = sorted({frame[:3] for frame in frames})
+    if not keys:
+        return {}
     insert_ignore(conn, c, [{"filename": f[0], "line_number": f[1], "function_name": f[2], "code": f[3]}
                             for f in sorted(frames)], ("filename", "line_number", "function_name"))
     found: dict[tuple, int] = {}

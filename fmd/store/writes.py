@@ -86,12 +86,14 @@ def ensure_endpoints(conn: Connection, t: Tables, names: Iterable[str], level_of
 
 
 def write_batch(conn: Connection, t: Tables, batch_id: str, version: str, records: Sequence[tuple],
-                endpoint_ids: Mapping[str, int], last_seen: Mapping[str, float], mixed: bool = False) -> "Written":
+                endpoint_ids: Mapping[str, int], last_seen: Mapping[str, float], mixed: bool = False,
+                code_ids: Mapping[tuple, int] | None = None) -> "Written":
     """Store one batch: raw rows, rollups, endpoint times and level-2 rows, in the caller's transaction.
 
     *records* are request tuples; when *mixed*, some have a seventh item, their prepared level-2 rows
     (fmd.instrument.prepare), and some are EVENT records (status -1: exceptions outside a request, no request
-    row). Raises AlreadyWritten when this batch id was committed before.
+    row). *code_ids* are the code_line ids the writer knows (see extras.insert_profiles). Raises AlreadyWritten
+    when this batch id was committed before.
     """
     try:  # first statement: a duplicate id aborts the transaction before anything else is written
         conn.execute(insert(t.batch), {"id": batch_id, "written_at": utcnow()})
@@ -141,18 +143,18 @@ def write_batch(conn: Connection, t: Tables, batch_id: str, version: str, record
     # writers of the same endpoints. Taken exclusive first (in id order), the writers simply queue.
     touch_endpoints(conn, t, {endpoint_ids[n]: ts for n, ts in last_seen.items() if n in endpoint_ids}, first)
     insert_tuples(conn, t.request, REQUEST_COLUMNS, rows)
-    profiles = []
-    for request, outlier, profile in alone:
-        request_id = insert_request(conn, t, request)
+    profiles, outliers = [], []
+    for (request, outlier, profile), request_id in zip(alone, insert_requests(conn, t, [a[0] for a in alone])):
         common = {"request_id": request_id, "endpoint_id": request["endpoint_id"],
                   "time_requested": request["time_requested"], "duration": request["duration"], "version": version}
         if outlier is not None:
-            insert_outlier(conn, t, {**outlier, **common, "status_code": request["status_code"]})
-            written.outliers += 1
+            outliers.append({**outlier, **common, "status_code": request["status_code"]})
         if profile is not None:
             profiles.append((common, profile))
+    insert_outliers(conn, t, outliers)
+    written.outliers = len(outliers)
     if profiles:
-        insert_profiles(conn, t, profiles)
+        written.code_ids = insert_profiles(conn, t, profiles, code_ids or {})
         written.profiles = len(profiles)
     fold.apply(conn, t)
     exceptions.apply(conn, t, version)
@@ -163,12 +165,13 @@ def write_batch(conn: Connection, t: Tables, batch_id: str, version: str, record
 class Written:
     """What one batch stored."""
 
-    __slots__ = ("rows", "events", "outliers", "exceptions", "profiles")
+    __slots__ = ("rows", "events", "outliers", "exceptions", "profiles", "code_ids")
 
     def __init__(self, rows: int = 0, events: int = 0) -> None:
         self.rows = rows  # raw request rows
         self.events = events  # EVENT records
         self.profiles = 0
+        self.code_ids: dict = {}  # code_line ids looked up by this batch (cached by the writer after commit)
         self.outliers = 0
         self.exceptions = 0  # exception occurrences
 
@@ -252,4 +255,4 @@ __all__ = ["AlreadyWritten", "ensure_endpoints", "write_batch", "levels_version"
            "report_process", "prune_batches", "new_batch_id", "increment", "utcnow"]
 
 
-from .extras import ExceptionFold, insert_outlier, insert_profiles, insert_request  # noqa: E402,I001 - they import this
+from .extras import ExceptionFold, insert_outliers, insert_profiles, insert_requests  # noqa: E402,I001 - they import this
