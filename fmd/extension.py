@@ -119,6 +119,9 @@ class FMD:
                         "before exposing /%s", DEFAULT_PASSWORD, settings.custom_link)
         bound.add(state)
         close_when_collected(app, recorder, store)
+        from .graphs.registry import adopt_pending  # (stdlib only: APScheduler waits for the first graph's run)
+
+        adopt_pending(state)  # custom graphs added before bind (fmd.add_graph)
         return state
 
 

@@ -337,17 +337,33 @@ def tables_for(prefix: str) -> Tables:
         Column("count", BigInteger, nullable=False),
         Index(f"ix_{p}exception_day_endpoint", "endpoint_id", "day"),
     )
+    # Custom graphs (fmd.graphs): one row per graph title, with what its page shows first (kept here so the
+    # list never scans the values), and one row per tick. The tick row is also the tick's claim: the process
+    # whose insert of (graph_id, tick) lands runs the function, and then fills in the outcome (see
+    # fmd.store.custom_graphs); a claim and its value cannot drift apart, and retention prunes one table.
     custom_graph = Table(
         f"{p}custom_graph", md,
         Column("id", Integer, primary_key=True),
         Column("title", String(250), nullable=False, unique=True),
+        Column("schedule", String(250), nullable=False, default=""),  # human readable, as last registered
         Column("time_added", UtcDateTime, nullable=False),
+        Column("runs", BigInteger, nullable=False, default=0, server_default="0"),  # ticks that stored a value
+        Column("failures", BigInteger, nullable=False, default=0, server_default="0"),  # raised, bad, skipped
+        Column("last_value", Double),
+        Column("last_value_at", UtcDateTime),  # the tick of the last value
+        Column("last_error", Text),
+        Column("last_error_at", UtcDateTime),
     )
     custom_graph_value = Table(
         f"{p}custom_graph_value", md,
         Column("graph_id", Integer, fk("custom_graph"), primary_key=True),
-        Column("time", UtcDateTime, primary_key=True),
-        Column("value", Double, nullable=False),
+        Column("tick", UtcDateTime, primary_key=True),  # the scheduled instant (naive UTC), not the run's end
+        Column("outcome", String(10), nullable=False),  # running, ok, error, skipped
+        Column("value", Double),  # set when outcome is ok
+        Column("error", Text),  # why not, when outcome is error or skipped
+        Column("duration", Double),  # seconds the function ran
+        Column("claimed_by", String(120), nullable=False),  # host:pid:nonce of the process that ran it
+        Column("claimed_at", UtcDateTime, nullable=False),
     )
     user = Table(
         f"{p}user", md,
