@@ -173,7 +173,7 @@ def check_value(value: Any) -> float:
         try:
             number = float(value)
         except (OverflowError, ValueError, TypeError):
-            number = None if not isinstance(value, int) else math.copysign(math.inf, value)
+            number = None if not isinstance(value, int) else (math.inf if value > 0 else -math.inf)
     if number is None:
         raise ValueError(f"returned {type(value).__name__} {repr(value)[:80]}, not a number")
     if not math.isfinite(number):

@@ -218,7 +218,7 @@ class GraphRunner:
         else:
             try:
                 value = check_value(result)
-            except ValueError as exc:
+            except Exception as exc:  # (a number type whose __float__ fails in its own way, too)
                 error = str(exc)
                 self._log_failure(graph.title, error, None)
         finally:
