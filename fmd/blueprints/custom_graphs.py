@@ -37,7 +37,7 @@ def _local_graphs(state: Any) -> list:
 
 
 def _context(period: DatePeriod, state: Any, specs: dict[int, Any] | None = None) -> dict:
-    utc = period.utc()
+    utc = period.utc
     with state.store.read() as conn:
         stored = queries.list_graphs(conn, state.store.tables)
         counts = queries.counts_between(conn, state.store.tables, utc.start, utc.end)
@@ -66,7 +66,7 @@ def index() -> Response:
 
 
 def _spec(state: Any, graph_id: int, period: DatePeriod) -> dict | None:
-    utc = period.utc()
+    utc = period.utc
     with state.store.read() as conn:
         if queries.graph(conn, state.store.tables, graph_id) is None:
             abort(404, "There is no custom graph with this id.")
@@ -92,7 +92,7 @@ def chart(graph_id: int) -> Response:
 def download(graph_id: int) -> Response:
     """Every tick of the graph in the range (failed ones too) as CSV, streamed."""
     period, state = _period()
-    utc = period.utc()
+    utc = period.utc
     with state.store.read() as conn:
         found = queries.graph(conn, state.store.tables, graph_id)
     if found is None:
