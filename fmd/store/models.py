@@ -85,6 +85,7 @@ class Tables:
     user: Table
     login_attempt: Table
     login_session: Table
+    counter: Table
 
     @property
     def version_table(self) -> str:
@@ -119,8 +120,12 @@ def tables_for(prefix: str) -> Tables:
         Column("group_by", String(GROUP_LEN), nullable=False, default=""),
         Column("ip", String(IP_LEN), nullable=False, default=""),
         Column("status_code", Integer, nullable=False),
+        # The commit sequence of the writer batch that stored the row (fmd.store.sequence): the export API
+        # pages by (commit_seq, id), which no late commit can fall behind. NULL for rows written before 0008.
+        Column("commit_seq", BigInteger),
         Index(f"ix_{p}request_endpoint_time", "endpoint_id", "time_requested"),
         Index(f"ix_{p}request_time", "time_requested"),
+        Index(f"ix_{p}request_commit_seq", "commit_seq", "id"),
     )
     # Hourly counters per (endpoint, hour, version, status): what every aggregate page reads.
     rollup_hour = Table(
@@ -392,6 +397,13 @@ def tables_for(prefix: str) -> Tables:
         Index(f"ix_{p}login_session_user", "user_id"),
         Index(f"ix_{p}login_session_last_seen", "last_seen"),
     )
+    # Named counters taken as the last step of a transaction (fmd.store.sequence): "request" numbers the writer
+    # batches in commit order.
+    counter = Table(
+        f"{p}counter", md,
+        Column("name", String(50), primary_key=True),
+        Column("value", BigInteger, nullable=False),
+    )
     for table in md.tables.values():
         # Declared when a table is created on MySQL/MariaDB, not here: naming a dialect's options on a Table
         # makes SQLAlchemy import that dialect to check them, in every worker (issue 8 item 5).
@@ -399,4 +411,4 @@ def tables_for(prefix: str) -> Tables:
     return Tables(md, p, endpoint, request, rollup_hour, rollup_day, histogram_hour, histogram_day,
                   unrouted_hour, rollup_group_day, histogram_group_day, rollup_ip_day, meta,
                   batch, process, outlier, stack_line, code_line, profile, exception_group, exception_day, custom_graph,
-                  custom_graph_value, user, login_attempt, login_session)
+                  custom_graph_value, user, login_attempt, login_session, counter)
