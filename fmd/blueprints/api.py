@@ -79,7 +79,7 @@ def _token_only(setup: Any) -> None:
 
 @bp.before_request
 def _only_the_token() -> Response | None:
-    token = getattr(get_state(), "api_token", None)
+    token = get_state().api_token
     if token is None:
         return _error(404, "The export API is not enabled on this server.")
     if not token_matches(token, request.headers.get("Authorization")):
