@@ -12,8 +12,6 @@ ever raised (a PostgreSQL server would log each one), and the claim holds across
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
-
 from sqlalchemy import Connection, and_, select, update
 
 from .models import Tables
@@ -85,7 +83,3 @@ def store_value(conn: Connection, t: Tables, title: str, tick: datetime, value: 
 def stale_after(period_s: float) -> timedelta:
     """How long a run may stay unfinished before later ticks stop waiting for it (its process may be gone)."""
     return timedelta(seconds=min(max(10 * period_s, 60.0), 3600.0))
-
-
-def row_dict(row: Any) -> dict:
-    return dict(row._mapping)
