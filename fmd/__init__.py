@@ -4,12 +4,12 @@
     fmd.bind(app)
 
 The public API: ``config``, ``bind``, ``FMD``, ``flush``, ``stats``, ``set_level``, ``capture``, ``close``,
-``ConfigError``.
+``add_graph``, ``ConfigError``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from .config import Config, ConfigError, ConfigWarning
 from .extension import FMD
@@ -75,6 +75,22 @@ def capture(exc: BaseException | None = None, app: "Flask | None" = None) -> boo
     return state.capture(exc)
 
 
+def add_graph(title: str, func: "Callable[[], float]", trigger: str, *, app: "Flask | None" = None,
+              **schedule: Any) -> Any:
+    """Plot what *func* returns on a schedule: ``add_graph("Users", count_users, "interval", minutes=5)``.
+
+    *trigger* is ``"cron"`` with singular fields (``second=1``, ``minute``, ``hour=0``, ``day``, ``month``,
+    ``day_of_week``, ``week``, ``year``; ``timezone=`` defaults to TIMEZONE) or ``"interval"`` with plural
+    fields (``seconds=10``, ``minutes``, ``hours``, ``days``, ``weeks``; ticks counted from 1970-01-01 UTC).
+    Each tick runs *func* once across every worker and host sharing the database and stores its number.
+    After ``bind`` the graph belongs to *app* (default: the app bound last); before ``bind``, to the next app
+    bound. An invalid title, function or schedule raises ``ConfigError`` (a ValueError) naming the field.
+    """
+    from .graphs.registry import add_graph as _add_graph
+
+    return _add_graph(title, func, trigger, app=app, **schedule)
+
+
 def close(app: "Flask | None" = None, timeout: float = 10.0) -> bool:
     """Flush *app*'s records, stop fmd's threads and release its database connections (idempotent).
 
@@ -84,5 +100,5 @@ def close(app: "Flask | None" = None, timeout: float = 10.0) -> bool:
     return _state(app).close(timeout)
 
 
-__all__ = ["FMD", "Config", "ConfigError", "ConfigWarning", "bind", "capture", "close", "config", "flush",
+__all__ = ["FMD", "Config", "ConfigError", "ConfigWarning", "add_graph", "bind", "capture", "close", "config", "flush",
            "set_level", "stats"]

@@ -17,6 +17,7 @@ from typing import Any
 from flask import Flask
 
 from . import config as config_module
+from .api_token import api_token
 from .instrument import install
 from .instrument.exceptions import ExceptionCapture
 from .instrument.guard import ErrorLog
@@ -67,6 +68,8 @@ class FMD:
 
             cfg = fmd.config
         settings = cfg.resolve(app.config, self._options, Path(app.root_path))
+        # The export API's token: a short one is refused now, a documented example turns the API off (logged).
+        token = api_token(settings.security_token, settings.sources["SECURITY_TOKEN"])
         # Nothing is copied into app.config: a host template rendering {{ config }} must not show fmd's
         # password, secret key, token or database URL (issue 7 item 12).
         if settings.enable_logging:
@@ -104,6 +107,7 @@ class FMD:
                                                    WRAPPER_CODES)
         app.extensions["fmd"] = state
         state.host_app = app
+        state.api_token = token  # None: the API answers 404 (fmd.blueprints.api)
         if unavailable is None:  # else nothing is queued: the host's requests are served unrecorded
             install(app, state)
             # issue 8 (SERVERS): the server's limits, warned once; uWSGI's post-fork reset; SIGTERM flush.
@@ -119,6 +123,9 @@ class FMD:
                         "before exposing /%s", DEFAULT_PASSWORD, settings.custom_link)
         bound.add(state)
         close_when_collected(app, recorder, store)
+        from .graphs.registry import adopt_pending  # (stdlib only: APScheduler waits for the first graph's run)
+
+        adopt_pending(state)  # custom graphs added before bind (fmd.add_graph)
         return state
 
 

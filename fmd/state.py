@@ -46,6 +46,8 @@ class State:
     exceptions: Any = None
     #: Level 3: the sampling profiler's thread (fmd.instrument.profiler)
     sampler: Any = None
+    #: The export API's token (fmd.api_token); None: the API is off and answers 404
+    api_token: str | None = None
     #: Why fmd cannot use its database at all (e.g. an instance folder that cannot be created): requests
     #: are then served unrecorded and the dashboard explains this reason with a 503. None when fine.
     unavailable: str | None = None

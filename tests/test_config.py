@@ -30,7 +30,7 @@ ENABLE_LOGGING=True
 [authentication]
 USERNAME=boss
 PASSWORD=s3cret
-SECURITY_TOKEN=tok-123
+SECURITY_TOKEN=tok-1234567890abcdef
 
 [database]
 TABLE_PREFIX=mon_
@@ -44,7 +44,8 @@ COLORS={'main':'[0,97,255]', 'static':'[255,153,0]'}
 FULL_VALUES = {
     "APP_VERSION": "2.4.1", "CUSTOM_LINK": "monitor", "MONITOR_LEVEL": 3, "OUTLIER_DETECTION_CONSTANT": 3.5,
     "SAMPLING_PERIOD": 20.0, "ENABLE_LOGGING": True, "USERNAME": "boss", "PASSWORD": "s3cret",
-    "SECURITY_TOKEN": "tok-123", "TABLE_PREFIX": "mon_", "DATABASE": "postgresql+psycopg://fmd@db.example/fmd",
+    "SECURITY_TOKEN": "tok-1234567890abcdef", "TABLE_PREFIX": "mon_",
+    "DATABASE": "postgresql+psycopg://fmd@db.example/fmd",
     "TIMEZONE": "Europe/Amsterdam", "COLORS": {"main": (0, 97, 255), "static": (255, 153, 0)},
 }
 

@@ -98,7 +98,7 @@ def test_host_config_is_left_as_the_host_set_it(tmp_path: Path) -> None:
     app.config["FMD_MONITOR_LEVEL"] = "2"  # the host's own value stays as the host wrote it
     app.config["FMD_PASSWORD"] = "host-set-password"
     before = dict(app.config)
-    state = fmd.bind(app, app_version="7.0", secret_key="kw-secret-key-0123", security_token="kw-token-4567",
+    state = fmd.bind(app, app_version="7.0", secret_key="kw-secret-key-0123", security_token="kw-token-4567-abcdef",
                      database=f"sqlite:///{tmp_path / 'x.db'}")
     try:
         assert dict(app.config) == before
@@ -118,12 +118,12 @@ def test_host_template_rendering_config_shows_no_fmd_secret(tmp_path: Path) -> N
 
         return render_template_string("{{ config }}")
 
-    state = fmd.bind(app, password="pw-0123456789", secret_key="sk-0123456789", security_token="tk-0123456789",
+    state = fmd.bind(app, password="pw-0123456789", secret_key="sk-0123456789", security_token="tk-0123456789-abcdef",
                      database="postgresql://fmd:db-pass-0123@127.0.0.1:1/fmd")
     try:
         page = app.test_client().get("/config").get_data(as_text=True)
         assert "SECRET_KEY" in page  # the host's own config is there
-        for secret in ("pw-0123456789", "sk-0123456789", "tk-0123456789", "db-pass-0123", "FMD_"):
+        for secret in ("pw-0123456789", "sk-0123456789", "tk-0123456789-abcdef", "db-pass-0123", "FMD_"):
             assert secret not in page
     finally:
         state.close(1)

@@ -29,7 +29,8 @@ log = logging.getLogger("fmd")
 
 #: Blueprint modules, each a ``fmd.blueprints.<name>`` exposing ``bp``; registered in this order.
 BLUEPRINTS = ["auth", "users", "health", "settings", "overview", "app_charts", "endpoint", "endpoint_admin",
-              "endpoint_outliers", "endpoint_exceptions", "endpoint_profiler", "exceptions"]
+              "endpoint_outliers", "endpoint_exceptions", "endpoint_profiler", "exceptions", "custom_graphs",
+              "reporting", "api"]
 
 #: The navigation: (label, endpoint, admin_only). Entries whose endpoint does not exist are not shown;
 #: these endpoint names are what the blueprints must register (e.g. app_charts' ``def hourly``).
@@ -42,6 +43,8 @@ NAV: list[tuple[str, str, bool]] = [
     ("API performance", "app_charts.performance", False),
     ("Status codes", "app_charts.status_codes", False),
     ("Exceptions", "exceptions.index", False),
+    ("Custom graphs", "custom_graphs.index", False),
+    ("Reporting", "reporting.index", False),
     ("Health", "health.index", False),
     ("Settings", "settings.index", True),
     ("Users", "users.index", True),

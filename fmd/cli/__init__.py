@@ -11,6 +11,7 @@ import click
 from .data import merge, prune, purge
 from .db import db_group, stats
 from .demo import seed_demo
+from .report import report
 from .users import create_user
 
 
@@ -19,5 +20,5 @@ def fmd_group() -> None:
     pass
 
 
-for command in (db_group, stats, seed_demo, create_user, purge, merge, prune):
+for command in (db_group, stats, seed_demo, create_user, purge, merge, prune, report):
     fmd_group.add_command(command)

@@ -71,6 +71,9 @@ class Recorder:
         self.sampler = None
         #: The retention job's thread (fmd.instrument.maintenance), started and stopped with the writer.
         self.maintenance = None
+        #: The custom graphs' scheduler (fmd.graphs.runner), set with the app's first graph; started and
+        #: stopped with the writer.
+        self.graphs = None
         self.handoff = Handoff(queue_size)
         #: Streams finished where recording them could deadlock (a garbage collector's __del__): (report, status)
         #: pairs the writer thread reports at its next pass (see fmd.instrument.hooks).
@@ -167,6 +170,8 @@ class Recorder:
         self.started = True
         if self.maintenance is not None:
             self.maintenance.start()
+        if self.graphs is not None:
+            self.graphs.start()
 
     @property
     def running(self) -> bool:
@@ -182,6 +187,8 @@ class Recorder:
         self._urgent.set()
         if self.maintenance is not None:
             self.maintenance.stop()
+        if self.graphs is not None:
+            self.graphs.stop()
         if self.watchdog is not None:
             self.watchdog.stop()
         if self.sampler is not None:

@@ -85,6 +85,7 @@ class Tables:
     user: Table
     login_attempt: Table
     login_session: Table
+    counter: Table
 
     @property
     def version_table(self) -> str:
@@ -119,8 +120,12 @@ def tables_for(prefix: str) -> Tables:
         Column("group_by", String(GROUP_LEN), nullable=False, default=""),
         Column("ip", String(IP_LEN), nullable=False, default=""),
         Column("status_code", Integer, nullable=False),
+        # The commit sequence of the writer batch that stored the row (fmd.store.sequence): the export API
+        # pages by (commit_seq, id), which no late commit can fall behind. NULL for rows written before 0008.
+        Column("commit_seq", BigInteger),
         Index(f"ix_{p}request_endpoint_time", "endpoint_id", "time_requested"),
         Index(f"ix_{p}request_time", "time_requested"),
+        Index(f"ix_{p}request_commit_seq", "commit_seq", "id"),
     )
     # Hourly counters per (endpoint, hour, version, status): what every aggregate page reads.
     rollup_hour = Table(
@@ -337,17 +342,33 @@ def tables_for(prefix: str) -> Tables:
         Column("count", BigInteger, nullable=False),
         Index(f"ix_{p}exception_day_endpoint", "endpoint_id", "day"),
     )
+    # Custom graphs (fmd.graphs): one row per graph title, with what its page shows first (kept here so the
+    # list never scans the values), and one row per tick. The tick row is also the tick's claim: the process
+    # whose insert of (graph_id, tick) lands runs the function, and then fills in the outcome (see
+    # fmd.store.custom_graphs); a claim and its value cannot drift apart, and retention prunes one table.
     custom_graph = Table(
         f"{p}custom_graph", md,
         Column("id", Integer, primary_key=True),
         Column("title", String(250), nullable=False, unique=True),
+        Column("schedule", String(250), nullable=False, default=""),  # human readable, as last registered
         Column("time_added", UtcDateTime, nullable=False),
+        Column("runs", BigInteger, nullable=False, default=0, server_default="0"),  # ticks that stored a value
+        Column("failures", BigInteger, nullable=False, default=0, server_default="0"),  # raised, bad, skipped
+        Column("last_value", Double),
+        Column("last_value_at", UtcDateTime),  # the tick of the last value
+        Column("last_error", Text),
+        Column("last_error_at", UtcDateTime),
     )
     custom_graph_value = Table(
         f"{p}custom_graph_value", md,
         Column("graph_id", Integer, fk("custom_graph"), primary_key=True),
-        Column("time", UtcDateTime, primary_key=True),
-        Column("value", Double, nullable=False),
+        Column("tick", UtcDateTime, primary_key=True),  # the scheduled instant (naive UTC), not the run's end
+        Column("outcome", String(10), nullable=False),  # running, ok, error, skipped
+        Column("value", Double),  # set when outcome is ok
+        Column("error", Text),  # why not, when outcome is error or skipped
+        Column("duration", Double),  # seconds the function ran
+        Column("claimed_by", String(120), nullable=False),  # host:pid:nonce of the process that ran it
+        Column("claimed_at", UtcDateTime, nullable=False),
     )
     user = Table(
         f"{p}user", md,
@@ -376,6 +397,13 @@ def tables_for(prefix: str) -> Tables:
         Index(f"ix_{p}login_session_user", "user_id"),
         Index(f"ix_{p}login_session_last_seen", "last_seen"),
     )
+    # Named counters taken as the last step of a transaction (fmd.store.sequence): "request" numbers the writer
+    # batches in commit order.
+    counter = Table(
+        f"{p}counter", md,
+        Column("name", String(50), primary_key=True),
+        Column("value", BigInteger, nullable=False),
+    )
     for table in md.tables.values():
         # Declared when a table is created on MySQL/MariaDB, not here: naming a dialect's options on a Table
         # makes SQLAlchemy import that dialect to check them, in every worker (issue 8 item 5).
@@ -383,4 +411,4 @@ def tables_for(prefix: str) -> Tables:
     return Tables(md, p, endpoint, request, rollup_hour, rollup_day, histogram_hour, histogram_day,
                   unrouted_hour, rollup_group_day, histogram_group_day, rollup_ip_day, meta,
                   batch, process, outlier, stack_line, code_line, profile, exception_group, exception_day, custom_graph,
-                  custom_graph_value, user, login_attempt, login_session)
+                  custom_graph_value, user, login_attempt, login_session, counter)

@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # SQLAlchemy is imported on first use, never at bind time
 log = logging.getLogger("fmd.store")
 
 #: The newest revision in migrations/versions; tests/store/test_migrations.py checks it is Alembic's only head.
-HEAD = "0006"
+HEAD = "0008"
 #: Seconds a MySQL/MariaDB worker waits for another worker's migration before giving up.
 LOCK_TIMEOUT_S = 120
 

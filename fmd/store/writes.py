@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .models import GROUP_LEN, NAME_LEN, Tables
 from .rollups import Fold, increment, utc_from_epoch
+from .sequence import take_next
 
 EVENT = -1  # (fmd.instrument.records.EVENT: a record that is not a request)
 
@@ -142,9 +143,9 @@ def write_batch(conn: Connection, t: Tables, batch_id: str, version: str, record
     # checks), and a later UPDATE would have to upgrade those to exclusive ones, which deadlocks two
     # writers of the same endpoints. Taken exclusive first (in id order), the writers simply queue.
     touch_endpoints(conn, t, {endpoint_ids[n]: ts for n, ts in last_seen.items() if n in endpoint_ids}, first)
-    insert_tuples(conn, t.request, REQUEST_COLUMNS, rows)
     profiles, outliers = [], []
-    for (request, outlier, profile), request_id in zip(alone, insert_requests(conn, t, [a[0] for a in alone])):
+    alone_ids = insert_requests(conn, t, [a[0] for a in alone])  # (their commit_seq is set below)
+    for (request, outlier, profile), request_id in zip(alone, alone_ids):
         common = {"request_id": request_id, "endpoint_id": request["endpoint_id"],
                   "time_requested": request["time_requested"], "duration": request["duration"], "version": version}
         if outlier is not None:
@@ -159,6 +160,14 @@ def write_batch(conn: Connection, t: Tables, batch_id: str, version: str, record
     fold.apply(conn, t)
     exceptions.apply(conn, t, version)
     written.exceptions = len(exceptions)
+    if rows or alone_ids:
+        # Last: the commit sequence (fmd.store.sequence) locks one counter row until the commit, so only the bulk
+        # insert and the commit wait on other writers; the rows then carry the order they become visible in.
+        seq = take_next(conn, t)
+        if alone_ids:
+            r = t.request
+            conn.execute(update(r).where(r.c.id.in_(alone_ids)).values(commit_seq=seq))
+        insert_tuples(conn, t.request, REQUEST_COLUMNS + ("commit_seq",), [row + (seq,) for row in rows])
     return written
 
 

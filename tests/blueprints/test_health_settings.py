@@ -105,7 +105,7 @@ def test_viewers_may_see_health(app) -> None:  # noqa: ANN001
 
 def test_settings_show_every_value_its_source_and_mask_secrets(make_app, sqlite_url, tmp_path) -> None:  # noqa: ANN001
     ini = tmp_path / "fmd.cfg"
-    ini.write_text("[dashboard]\nAPP_VERSION = 4.5.6\n[authentication]\nSECURITY_TOKEN = token-from-file\n")
+    ini.write_text("[dashboard]\nAPP_VERSION = 4.5.6\n[authentication]\nSECURITY_TOKEN = token-from-file-0123456\n")
     fmd.config.init_from(file=str(ini))
     fmd.config.group_by = lambda: "g"
     host = Flask("host")
@@ -113,7 +113,7 @@ def test_settings_show_every_value_its_source_and_mask_secrets(make_app, sqlite_
     app = dashboard(make_app, sqlite_url, app=host, password="kw-password-123", secret_key="kw-secret-key-456",
                     timezone="Europe/Amsterdam")
     page = logged_in(app, "admin", "kw-password-123").get(PREFIX + "/settings").text
-    for secret in ("kw-password-123", "kw-secret-key-456", "token-from-file"):
+    for secret in ("kw-password-123", "kw-secret-key-456", "token-from-file-0123456"):
         assert secret not in page
     rows = {}
     for chunk in page.split("<tr>")[2:]:

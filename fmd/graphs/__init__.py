@@ -1,0 +1,1 @@
+"""Custom graphs: schedules, the per-app registry and the per-process runner (see fmd.graphs.registry)."""
