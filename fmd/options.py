@@ -235,6 +235,8 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
            "library and site-packages); relative ones are taken from the app's root_path."),
     Option("SAMPLING_PERIOD", "dashboard", 5.0, _float_range(1, 10_000),
            "Profiler sampling period in ms (at least 1: a faster sampler would cost the requests it samples)."),
+    Option("REPORT_MIN_EFFECT", "dashboard", 10.0, _float_range(0, 1000),
+           "Smallest change of the median, in percent, that a report flags (a significant but smaller change is not)."),
     Option("ENABLE_LOGGING", "dashboard", False, _bool, "Log fmd's activity at INFO level."),
     Option("TRUSTED_PROXIES", "dashboard", 0, _int_range(0, 10),
            "Number of reverse proxies in front of the app whose X-Forwarded-For is trusted."),

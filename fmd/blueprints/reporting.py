@@ -17,7 +17,7 @@ from flask import Blueprint, Response, abort, current_app, request, url_for
 
 from ..queries import reporting as q
 from ..queries._range import TimeRange, to_local, utcnow
-from ..reports import MIN_EFFECT, Params
+from ..reports import Params
 from ..store.models import VERSION_LEN
 from ._access import get_state, login_required
 from ._htmx import page_or_fragment
@@ -104,7 +104,7 @@ def index() -> Response:
     tz = state.settings.timezone
     args = request.args
     kind, comparison = _comparison(args, utcnow(), tz)
-    default_effect = float(getattr(state.settings, "report_min_effect", MIN_EFFECT * 100))
+    default_effect = float(state.settings.report_min_effect)  # REPORT_MIN_EFFECT, in percent
     min_effect = _min_effect(args, default_effect)
     with state.store.read() as conn:
         t = state.store.tables

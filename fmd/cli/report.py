@@ -123,7 +123,7 @@ def report(baseline_version: str | None, candidate_version: str | None, baseline
            candidate_range: str | None, fmt: str, min_effect: float | None, alpha: float, min_requests: int) -> None:
     from ..queries import reporting as q
     from ..queries._range import utcnow
-    from ..reports import MIN_EFFECT, Params
+    from ..reports import Params
     from ._common import bound_state
 
     by_version = baseline_version is not None or candidate_version is not None
@@ -150,8 +150,7 @@ def report(baseline_version: str | None, candidate_version: str | None, baseline
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     if min_effect is None:
-        # REPORT_MIN_EFFECT (percent) once fmd.options has it; until then the built-in default.
-        min_effect = float(getattr(state.settings, "report_min_effect", MIN_EFFECT * 100))
+        min_effect = float(state.settings.report_min_effect)  # REPORT_MIN_EFFECT, in percent
     params = Params(min_effect=min_effect / 100, alpha=alpha, min_requests=min_requests)
     with state.store.read() as conn:
         result = q.report(conn, state.store.tables, comparison, params)
