@@ -24,7 +24,7 @@ from ..store.models import Tables
 from ._access import admin_required, get_state, is_admin, login_required
 from ._htmx import is_htmx
 from ._params import QUICK_DAYS, parse_level, parse_period, period_args
-from ._tabs import Tab
+from ._tabs import Loader, Tab
 from .app_charts import rows_to_csv
 from .endpoint_exceptions import EXCEPTIONS_TAB
 from .endpoint_outliers import OUTLIERS_TAB
