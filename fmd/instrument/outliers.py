@@ -29,7 +29,7 @@ import time
 from types import CodeType
 from typing import TYPE_CHECKING, Any, Collection, Iterable
 
-from ..native import NativeEvent, native_lock, start_thread
+from .lazythread import LazyThread
 
 if TYPE_CHECKING:
     from .guard import ErrorLog
@@ -43,8 +43,6 @@ MIN_SAMPLES = 10
 WINDOW = 1000
 #: How often the awake watchdog looks at the requests in flight (seconds).
 WATCH_PERIOD = 0.005
-#: The sleeping watchdog thread ends after this many seconds without a level-2 request.
-IDLE_EXIT = 30.0
 #: The stored rollups that seed an endpoint's mean: this many days back.
 SEED_DAYS = 7
 
@@ -116,51 +114,26 @@ class Baselines:
             self.seeded.discard(name)
 
 
-class Watchdog:
+class Watchdog(LazyThread):
     """The per-process thread that captures slow level-2 requests while they run (see the module docstring)."""
+
+    thread_name = "fmd-watchdog"
+    error_message = "fmd: the outlier watchdog hit an internal error; it goes on"
 
     def __init__(self, inflight: dict, baselines: Baselines, app_code: "AppCode", errors: "ErrorLog",
                  stop_codes: "Collection[CodeType]" = ()) -> None:
         self.inflight = inflight
         self.baselines = baselines
         self.app_code = app_code
-        self.errors = errors
         self.stop_codes = stop_codes  # (a live set: fmd.instrument.hooks adds its wrapper's code at install)
         #: thread ident -> (request's start epoch, stack, seconds into the request, cpu per core, memory)
         self.captures: dict[int, tuple] = {}
         self.captured = 0  # stacks taken (for tests and Health)
-        self._reset()
+        super().__init__(errors)
 
     def _reset(self) -> None:
-        self.pid = os.getpid()
-        self.awake = False  # read by request threads: wake() only when False
-        self._event = NativeEvent()
-        self._lock = native_lock()
-        self._running = False
-        self._stopping = False
+        super()._reset()
         self.captures.clear()
-
-    # ------------------------------------------------------------------ request threads
-
-    def wake(self) -> None:
-        """A level-2 request started while the watchdog slept (or before it existed in this process)."""
-        if self.pid != os.getpid():
-            with self._lock:
-                if self.pid != os.getpid():
-                    self._reset()
-        self.awake = True
-        with self._lock:  # (the check and the set under the lock: a thread that is ending re-checks under it)
-            if self._running:
-                self._event.set()
-                return
-            self._running = True
-            self._stopping = False
-        try:
-            start_thread(self._run, "fmd-watchdog")
-        except BaseException:
-            with self._lock:
-                self._running = False
-            raise
 
     def take(self, ident: int, started: float) -> tuple | None:
         """The capture of the request *ident* started at *started*, if the watchdog made one (removed)."""
@@ -169,25 +142,9 @@ class Watchdog:
             return capture
         return None
 
-    def stop(self) -> None:
-        self._stopping = True
-        self._event.set()
-
-    def _idle_end(self) -> bool:
-        """After an idle wait: end the thread, unless a wake() came meanwhile (decided under the lock)."""
-        with self._lock:
-            if self._event.is_set():
-                return False
-            self._running = False
-            self.awake = False
-            return True
-
     # ------------------------------------------------------------------ watchdog thread
 
-    def _run(self) -> None:
-        import threading
-
-        self.native_id = threading.get_native_id()  # (the overhead benchmark reads this thread's CPU time)
+    def _started(self) -> None:
         try:
             import psutil
 
@@ -196,30 +153,16 @@ class Watchdog:
             psutil.cpu_percent(percpu=True)  # the first call only starts the measurement
         except Exception:  # psutil missing or refused: stacks are still worth taking
             self._psutil = None
-        try:
-            while not self._stopping:
-                try:
-                    if not self._watch_once():
-                        # Nothing at level 2 in flight: sleep. awake is cleared *before* the last look, so a
-                        # request registered after that look sees awake False and wakes us (no lost wake-up).
-                        self.awake = False
-                        if not self._watch_once():
-                            if not self._event.wait(IDLE_EXIT) and self._idle_end():
-                                break  # idle: end; the next level-2 request starts a new thread
-                            self._event.clear()
-                            self.awake = True
-                            if self._psutil is not None:
-                                self._psutil.cpu_percent(percpu=True)
-                            continue
-                        self.awake = True
-                    time.sleep(WATCH_PERIOD)
-                except Exception:
-                    self.errors.report("watchdog", "fmd: the outlier watchdog hit an internal error; it goes on")
-                    time.sleep(0.5)
-        finally:
-            with self._lock:
-                self._running = False
-                self.awake = False
+
+    def _woken(self) -> None:
+        if self._psutil is not None:
+            self._psutil.cpu_percent(percpu=True)  # CPU use from now on: the time this request is slow
+
+    def _pause(self) -> None:
+        time.sleep(WATCH_PERIOD)
+
+    def _pass(self) -> bool:
+        return self._watch_once()
 
     def _watch_once(self) -> bool:
         """Capture every level-2 request past its threshold; True while any level-2 request is in flight."""

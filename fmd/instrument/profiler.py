@@ -19,14 +19,12 @@ has no samples (only its root, with the whole duration).
 
 from __future__ import annotations
 
-import os
 import sys
-import threading
 import time
 from types import CodeType
 from typing import TYPE_CHECKING, Collection
 
-from ..native import NativeEvent, native_lock, start_thread
+from .lazythread import LazyThread
 
 if TYPE_CHECKING:
     from .guard import ErrorLog
@@ -35,8 +33,6 @@ if TYPE_CHECKING:
 MAX_STACKS = 1000
 #: Frames kept per stack (from the request's root down); deeper ones are left out.
 MAX_DEPTH = 200
-#: The sleeping sampler thread ends after this many seconds without a level-3 request.
-IDLE_EXIT = 30.0
 #: The stack that stands for the samples beyond MAX_STACKS.
 OTHER = ()
 
@@ -75,51 +71,27 @@ class Samples:
         return (self.last - self.first) / (self.count - 1) * 1000 if self.count > 1 else None
 
 
-class Sampler:
+class Sampler(LazyThread):
     """The per-process sampling thread (see the module docstring)."""
+
+    thread_name = "fmd-sampler"
+    error_message = "fmd: the profiler's sampler hit an internal error; it goes on"
 
     def __init__(self, inflight: dict, errors: "ErrorLog", period_s: float,
                  stop_codes: "Collection[CodeType]" = ()) -> None:
         self.inflight = inflight
-        self.errors = errors
         self.period_s = period_s
         self.stop_codes = stop_codes  # (a live set: fmd.instrument.hooks adds its wrapper's code at install)
         #: thread ident -> Samples of the level-3 request it serves
         self.samples: dict[int, Samples] = {}
         self.pass_s = 0.0  # time spent in sampling passes (holding the GIL), and how many there were
         self.passes = 0
-        self._reset()
+        self._next_at = 0.0
+        super().__init__(errors)
 
     def _reset(self) -> None:
-        self.pid = os.getpid()
-        self.awake = False  # read by request threads: wake() only when False
-        self._event = NativeEvent()
-        self._lock = native_lock()
-        self._running = False
-        self._stopping = False
+        super()._reset()
         self.samples.clear()
-
-    # ------------------------------------------------------------------ request threads
-
-    def wake(self) -> None:
-        """A level-3 request started while the sampler slept (or before it existed in this process)."""
-        if self.pid != os.getpid():
-            with self._lock:
-                if self.pid != os.getpid():
-                    self._reset()
-        self.awake = True
-        with self._lock:  # (the check and the set under the lock: a thread that is ending re-checks under it)
-            if self._running:
-                self._event.set()
-                return
-            self._running = True
-            self._stopping = False
-        try:
-            start_thread(self._run, "fmd-sampler")
-        except BaseException:
-            with self._lock:
-                self._running = False
-            raise
 
     def take(self, ident: int, started: float) -> Samples | None:
         """The samples of the request *ident* started at *started* (removed), or None."""
@@ -128,51 +100,22 @@ class Sampler:
             return samples
         return None
 
-    def stop(self) -> None:
-        self._stopping = True
-        self._event.set()
-
-    def _idle_end(self) -> bool:
-        """After an idle wait: end the thread, unless a wake() came meanwhile (decided under the lock)."""
-        with self._lock:
-            if self._event.is_set():
-                return False
-            self._running = False
-            self.awake = False
-            return True
-
     # ------------------------------------------------------------------ sampler thread
 
-    def _run(self) -> None:
-        self.native_id = threading.get_native_id()
-        period = self.period_s
-        try:
-            next_at = time.perf_counter()
-            while not self._stopping:
-                try:
-                    if not self._sample_once():
-                        # As the watchdog: awake is cleared before the last look, so no wake-up is lost.
-                        self.awake = False
-                        if not self._sample_once():
-                            if not self._event.wait(IDLE_EXIT) and self._idle_end():
-                                break
-                            self._event.clear()
-                            self.awake = True
-                            next_at = time.perf_counter()
-                            continue
-                        self.awake = True
-                    next_at += period
-                    now = time.perf_counter()
-                    if next_at <= now:  # late (the GIL, a busy machine): one period from now, never two passes
-                        next_at = now + period  # back to back (they would count one moment twice)
-                    time.sleep(next_at - now)
-                except Exception:
-                    self.errors.report("sampler", "fmd: the profiler's sampler hit an internal error; it goes on")
-                    time.sleep(0.5)
-        finally:
-            with self._lock:
-                self._running = False
-                self.awake = False
+    def _started(self) -> None:
+        self._next_at = time.perf_counter()
+
+    _woken = _started
+
+    def _pause(self) -> None:
+        self._next_at += self.period_s
+        now = time.perf_counter()
+        if self._next_at <= now:  # late (the GIL, a busy machine): one period from now, never two passes back
+            self._next_at = now + self.period_s  # to back (they would count one moment twice)
+        time.sleep(self._next_at - now)
+
+    def _pass(self) -> bool:
+        return self._sample_once()
 
     def _sample_once(self) -> bool:
         """Take one sample of every level-3 request in flight; True while there is any."""
