@@ -29,6 +29,9 @@ def api_token(token: str | None, source: str) -> str | None:
     if len(token) < MIN_LENGTH:
         raise ConfigError(f"{source}: [authentication] SECURITY_TOKEN is {len(token)} characters long: expected at "
                           f"least {MIN_LENGTH} (e.g. python -c \"import secrets; print(secrets.token_hex(16))\")")
+    if not token.isascii() or not token.isprintable() or token != token.strip():
+        raise ConfigError(f"{source}: [authentication] SECURITY_TOKEN must be printable ASCII without spaces at its "
+                          "ends: an HTTP header carries nothing else intact")
     if token.lower() in EXAMPLE_TOKENS:
         log.warning("fmd: SECURITY_TOKEN (from %s) is the example token printed in the documentation; the export "
                     "API stays OFF until you set a token of your own", source)

@@ -139,3 +139,10 @@ def test_a_disabled_fmd_exits_2_not_1(make_app, sqlite_url: str) -> None:  # noq
     app = make_app(sqlite_url, enabled=False)
     result = invoke(app)
     assert result.exit_code == 2 and "disabled" in result.output
+
+
+def test_a_database_that_cannot_be_read_exits_2_not_1(tmp_path, make_app) -> None:  # noqa: ANN001
+    app = make_app(f"sqlite:///{tmp_path}/missing-dir/fmd.db")
+    result = invoke(app)
+    assert result.exit_code == 2, result.output  # a CI gate must not read an outage as a regression
+    assert "cannot read fmd's database" in result.output

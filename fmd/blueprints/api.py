@@ -19,9 +19,11 @@ from typing import Any, Callable, Mapping
 
 from flask import Blueprint, Flask, Request, Response, current_app, jsonify, request
 from flask.sessions import SessionInterface, SessionMixin
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..api_token import token_matches
 from ..queries import api as queries
+from ..store.models import VERSION_LEN
 from ._access import get_state
 
 bp = Blueprint("api", __name__)
@@ -35,6 +37,8 @@ MAX_NAME = 250
 _CURSOR = re.compile(r"(0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})")
 _INT = re.compile(r"[0-9]{1,9}")
 _MAX_KEY = 2 ** 63 - 1
+#: Endpoint and graph ids and status codes are 32-bit columns: a larger number is refused, not sent.
+_MAX_INT = 2 ** 31 - 1
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 
@@ -93,6 +97,15 @@ def _only_the_token() -> Response | None:
 @bp.errorhandler(BadParameter)
 def _bad_parameter(exc: BadParameter) -> Response:
     return _error(400, exc.message, parameter=exc.parameter)
+
+
+@bp.errorhandler(SQLAlchemyError)
+def _database_error(exc: SQLAlchemyError) -> Response:
+    """The database is down or refused the read: a JSON 503, as every answer of the API is JSON."""
+    current_app.logger.warning("fmd: the export API could not read the database: %s", type(exc).__name__)
+    resp = _error(503, "fmd's database cannot be read now; try again later.")
+    resp.headers["Retry-After"] = "30"
+    return resp
 
 
 @bp.route("/api/", defaults={"rest": ""}, methods=_METHODS)
@@ -165,8 +178,9 @@ def _endpoint(conn: Any, args: Mapping[str, str]) -> tuple[bool, int | None]:
     name = args.get("endpoint")
     if name is None:
         return False, None
-    if not name or len(name) > MAX_NAME:
-        raise BadParameter("endpoint", f"endpoint must be an endpoint name of 1 to {MAX_NAME} characters.")
+    if not name or len(name) > MAX_NAME or "\x00" in name:
+        raise BadParameter("endpoint", f"endpoint must be an endpoint name of 1 to {MAX_NAME} characters "
+                           "(no NUL).")
     return True, queries.endpoint_id(conn, get_state().store.tables, name)
 
 
@@ -254,7 +268,9 @@ def _hour_key(key: Any) -> tuple[datetime, int, str, int]:
     hour, eid, version, status = key
     if not (isinstance(eid, int) and isinstance(status, int) and isinstance(version, str)):
         raise ValueError("key")
-    if not (0 <= eid <= _MAX_KEY and -_MAX_KEY <= status <= _MAX_KEY):
+    if not (0 <= eid <= _MAX_INT and -_MAX_INT - 1 <= status <= _MAX_INT):
+        raise ValueError("key")
+    if "\x00" in version or len(version) > VERSION_LEN:
         raise ValueError("key")
     when = datetime.fromisoformat(hour.removesuffix("Z"))
     if when.tzinfo is not None or not MIN_TIME <= when < MAX_TIME:
@@ -304,7 +320,7 @@ def graph_values(graph_id: int) -> Response:
     after = _unopaque(args["cursor"], _tick_key) if "cursor" in args else None
     state = get_state()
     with state.store.read() as conn:
-        if graph_id > _MAX_KEY or not queries.graph_exists(conn, state.store.tables, graph_id):
+        if graph_id > _MAX_INT or not queries.graph_exists(conn, state.store.tables, graph_id):
             return _error(404, f"There is no custom graph with id {graph_id}.")
         page = queries.graph_values(conn, state.store.tables, graph_id, start, end, after, limit)
     return _json({"graph_id": graph_id, "values": page.rows, "has_more": page.has_more,

@@ -50,8 +50,8 @@ def _comparison(args: Mapping[str, str], now: datetime, tz: str) -> tuple[str, q
             base, cand = _arg(args, "b_version"), _arg(args, "c_version")
             if not base or not cand:
                 abort(400, "Comparing versions needs both b_version (the baseline) and c_version (the candidate).")
-            if max(len(base), len(cand)) > VERSION_LEN:
-                abort(400, f"A version is at most {VERSION_LEN} characters long.")
+            if max(len(base), len(cand)) > VERSION_LEN or "\x00" in base + cand:
+                abort(400, f"A version is at most {VERSION_LEN} characters long, without NUL.")
             return kind, q.versions(base, cand)
         missing = [name for name in _RANGE_ARGS if not _arg(args, name)]
         if missing:

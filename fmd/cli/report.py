@@ -152,9 +152,14 @@ def report(baseline_version: str | None, candidate_version: str | None, baseline
     if min_effect is None:
         min_effect = float(state.settings.report_min_effect)  # REPORT_MIN_EFFECT, in percent
     params = Params(min_effect=min_effect / 100, alpha=alpha, min_requests=min_requests)
-    with state.store.read() as conn:
-        result = q.report(conn, state.store.tables, comparison, params)
-        present = q.versions_present(conn, state.store.tables) if result.outcome == "insufficient" else []
+    try:
+        with state.store.read() as conn:
+            result = q.report(conn, state.store.tables, comparison, params)
+            present = q.versions_present(conn, state.store.tables) if result.outcome == "insufficient" else []
+    except Exception as exc:  # a database that is down is no verdict: exit 2, never 1 ("regression")
+        from ..instrument.batches import short_error
+
+        raise ReportError(f"cannot read fmd's database: {short_error(exc)}") from None
     code = {"regression": REGRESSION, "ok": OK, "insufficient": TOO_FEW}[result.outcome]
     if fmt == "json":
         click.echo(json.dumps(as_json(result, comparison, code), indent=2))

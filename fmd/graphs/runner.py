@@ -115,9 +115,12 @@ class GraphRunner:
             self._inflight = set()
             self._threads = set()
             graphs = list(self.graphs.values())
-        for graph in graphs:
-            self._add_job(scheduler, graph)
         scheduler.start()
+        for graph in graphs:  # one at a time: a graph that cannot be scheduled leaves the others running
+            try:
+                self._add_job(scheduler, graph)
+            except Exception:
+                self.errors.report("graphs", "fmd: could not schedule custom graph %r", graph.title)
         thread = getattr(scheduler, "_thread", None)
         if thread is not None:
             thread.name = "fmd-graphs"  # so thread listings (and fmd's tests) see whose it is
@@ -212,14 +215,14 @@ class GraphRunner:
         error: str | None = None
         try:
             result = graph.func()
-        except Exception as exc:  # whatever the host's function raises: counted, shown, logged
+        except BaseException as exc:  # whatever the host's function raises (SystemExit too): counted, shown
             error = _describe(exc)
-            self._log_failure(graph.title, error, exc)
+            self._log_failure(graph.title, error, exc if isinstance(exc, Exception) else None)
         else:
             try:
                 value = check_value(result)
             except Exception as exc:  # (a number type whose __float__ fails in its own way, too)
-                error = str(exc)
+                error = _describe(exc)
                 self._log_failure(graph.title, error, None)
         finally:
             self._inflight.discard(graph.title)
@@ -258,7 +261,11 @@ class GraphRunner:
 
 def _describe(exc: BaseException) -> str:
     """``Type: message (in function, file:line)`` of what a graph function raised, where it was raised."""
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    try:
+        message = str(exc)
+    except Exception:  # an exception that cannot be made into text still ends its tick as an error
+        message = "<unprintable message>"
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next

@@ -38,6 +38,8 @@ _REFUSED = {"jitter": "jitter would make workers disagree on the instant of a ti
             "end_date": "a graph runs as long as the app does"}
 #: The shortest interval accepted: a shorter one would mostly measure fmd's own overhead.
 MIN_PERIOD_US = 1_000_000
+#: The longest interval: its ticks must stay within the dates Python and APScheduler can compute.
+MAX_PERIOD_US = 366 * 86_400 * 1_000_000
 _MICRO = timedelta(microseconds=1)
 
 
@@ -155,6 +157,9 @@ def _interval(fields: dict[str, Any]) -> Schedule:
     if schedule.period_us < MIN_PERIOD_US:
         raise ConfigError(f"add_graph: the interval ({', '.join(f'{k}={v}' for k, v in schedule.fields)}) must "
                           "be at least 1 second")
+    if schedule.period_us > MAX_PERIOD_US:
+        raise ConfigError(f"add_graph: the interval ({', '.join(f'{k}={v}' for k, v in schedule.fields)}) must "
+                          "be at most 366 days (a longer one is a \"cron\" schedule)")
     return schedule
 
 

@@ -191,6 +191,10 @@ def test_outliers_profiles_and_graphs_schema(app) -> None:  # noqa: ANN001
     ("/requests?endpoint=", "endpoint"), ("/rollups/hourly?from=2024-02-02&to=2024-02-01", "from"),
     ("/rollups/hourly?cursor=e30", "cursor"), ("/rollups/hourly?cursor=WyJ4IiwxLCIiLDIwMF0", "cursor"),
     ("/custom-graphs/1/values?cursor=!!", "cursor"), ("/custom-graphs/1/values?to=1900-01-01", "to"),
+    ("/requests?endpoint=a%00b", "endpoint"), ("/outliers?endpoint=%00", "endpoint"),
+    # An hourly cursor whose endpoint id passes a 32-bit column, and one whose version holds a NUL.
+    ("/rollups/hourly?cursor=WyIyMDI0LTAxLTAxVDAwOjAwOjAwIiwgMjE0NzQ4MzY0OCwgIiIsIDIwMF0", "cursor"),
+    ("/rollups/hourly?cursor=WyIyMDI0LTAxLTAxVDAwOjAwOjAwIiwgMSwgImFcdTAwMDAiLCAyMDBd", "cursor"),
 ])
 def test_bad_parameters_are_400_json(app, path, parameter) -> None:  # noqa: ANN001
     resp = get(app.test_client(), path)
@@ -256,3 +260,11 @@ def test_paging_while_requests_arrive_has_no_gap_or_repeat(make_app, sqlite_url)
             state.store.tables.request.c.id))]
     assert len(seen) == len(set(seen)), "a row was served twice"
     assert sorted(seen) == sorted(stored) and len(stored) > 20
+
+
+@pytest.mark.parametrize("token", ["tøken-0123456789abcdef", "token-0123456789abc\x00", " token-0123456789abcdef"])
+def test_a_token_no_header_can_carry_is_a_config_error(token: str) -> None:
+    from fmd.api_token import api_token
+
+    with pytest.raises(fmd.ConfigError, match="printable ASCII"):
+        api_token(token, "bind(security_token=...)")

@@ -194,3 +194,17 @@ def test_an_app_without_graphs_starts_no_scheduler(store: Store) -> None:
     runner = GraphRunner(store, ErrorLog())
     runner.start()
     assert not runner.running
+
+
+def test_an_exception_that_cannot_be_printed_still_ends_its_tick_as_an_error(store: Store) -> None:
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no text")
+
+    def weird() -> float:
+        raise Unprintable()
+
+    runner = runner_with(store, "Weird", weird)
+    outcomes = [runner.fire("Weird", TICK + timedelta(seconds=s), now=TICK + timedelta(seconds=s)) for s in range(2)]
+    assert outcomes == ["error", "error"]  # (not "running" forever, with the next ticks skipped)
+    assert ticks(store, "Weird")[0]["error"].startswith("Unprintable: <unprintable message>")

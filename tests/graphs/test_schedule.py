@@ -27,6 +27,7 @@ def at(*args: int) -> datetime:
     ("interval", {"seconds": True}, "seconds"),
     ("interval", {"seconds": float("nan")}, "seconds"),
     ("interval", {}, "needs a period"),
+    ("interval", {"weeks": 600_000}, "at most 366 days"),  # its ticks would be past the year 9999
     ("interval", {"seconds": 1, "timezone": "UTC"}, "timezone"),
     ("interval", {"seconds": 10, "jitter": 2}, "jitter"),
     ("interval", {"seconds": 10, "start_date": "2024-01-01"}, "start_date"),
