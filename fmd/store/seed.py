@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Sequence
 from sqlalchemy import select, text
 
 from .rollups import Fold
+from .sequence import take_next
 from .writes import REQUEST_COLUMNS, ensure_endpoints, insert_tuples, touch_endpoints
 
 if TYPE_CHECKING:
@@ -271,8 +272,10 @@ def _write_rows(conn, t, traffic: Traffic, endpoint_ids: list[int], versions: Se
         # Whole microseconds, so the datetime stored and the epoch the fold buckets by name the same instant.
         stamps = time_us.astype("datetime64[us]")
         times = np.char.replace(stamps.astype(str), "T", " ").tolist() if as_text else stamps.tolist()
-        insert_tuples(conn, t.request, REQUEST_COLUMNS,
-                      list(zip(eids, durations, times, vers, groups, ips, statuses)))
+        # Numbered like a writer's batch (fmd.store.sequence), so the export API pages through them too.
+        seq = take_next(conn, t)
+        insert_tuples(conn, t.request, REQUEST_COLUMNS + ("commit_seq",),
+                      list(zip(eids, durations, times, vers, groups, ips, statuses, [seq] * len(eids))))
         fold = Fold()
         add = fold.add
         for row in zip(eids, (time_us / 1e6).tolist(), durations, vers, statuses, groups, ips):
