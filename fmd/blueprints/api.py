@@ -71,6 +71,9 @@ class _NoSessionHere(SessionInterface):
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         self.inner.save_session(app, session, response)
 
+    def __getattr__(self, name: str) -> Any:  # the dashboard's own helpers (its signing serializer...)
+        return getattr(self.inner, name)
+
 
 @bp.record_once
 def _token_only(setup: Any) -> None:
