@@ -196,7 +196,12 @@ class GraphRunner:
                     message = (f"skipped: the run for {since} had not finished (the function takes longer than "
                                f"its period, {graph.schedule.describe()})")
                     cg.finish(conn, t, graph_id, tick, error=message, outcome=cg.SKIPPED)
-        except Exception:
+        except Exception as exc:
+            from ..instrument.batches import is_lock_conflict
+
+            if is_lock_conflict(exc):  # (MySQL: two claims deadlocked; the one that went on holds the tick)
+                self.counts["lost"] += 1
+                return None
             self.errors.report("graphs", "fmd: could not claim a tick of custom graph %r", title)
             return None
         if earlier is not None:
