@@ -12,8 +12,9 @@ MIN_SAMPLES requests (seed included) are known there is no verdict.
 dict, written only by the writer thread item by item (each assignment is atomic), read without a lock.
 
 The watchdog: one thread per process, started by the first level-2 request of the process (after a fork as
-well), asleep while no level-2 request is in flight. Awake, it looks every WATCH_PERIOD at the in-flight
-registry that fmd.instrument.hooks fills; a level-2 request running past its threshold gets the stack of the
+well), asleep while no level-2 request is in flight. Awake, it looks at the in-flight registry that
+fmd.instrument.hooks fills when the first request in flight can cross its threshold (every few ms at most,
+see WATCH_PERIOD); a level-2 request running past its threshold gets the stack of the
 thread serving it taken there and then ("where it is stuck", from the view down), with the CPU use per
 core and the process's and the system's memory. The request thread picks that capture up when the request
 ends; nothing else is added to the request path. Under gevent or eventlet an in-flight request is a
@@ -41,8 +42,10 @@ log = logging.getLogger("fmd.outliers")
 MIN_SAMPLES = 10
 #: The running mean turns into an exponential one with this weight: it follows roughly the last N requests.
 WINDOW = 1000
-#: How often the awake watchdog looks at the requests in flight (seconds).
+#: How often, at most, the awake watchdog looks at the requests in flight (seconds): it sleeps until the first
+#: of them can cross its threshold, at least this long, at most half the shortest threshold and LONGEST_NAP.
 WATCH_PERIOD = 0.005
+LONGEST_NAP = 0.05
 #: The stored rollups that seed an endpoint's mean: this many days back.
 SEED_DAYS = 7
 
@@ -158,8 +161,12 @@ class Watchdog(LazyThread):
         if self._psutil is not None:
             self._psutil.cpu_percent(percpu=True)  # CPU use from now on: the time this request is slow
 
+    _nap = WATCH_PERIOD
+
     def _pause(self) -> None:
-        time.sleep(WATCH_PERIOD)
+        # Until the first request in flight can cross its threshold (a run of fast requests, each far from
+        # it, costs a wake-up every ~OUTLIER_MIN_MS, not every WATCH_PERIOD), at least WATCH_PERIOD.
+        time.sleep(self._nap)
 
     def _pass(self) -> bool:
         return self._watch_once()
@@ -171,12 +178,18 @@ class Watchdog(LazyThread):
         now = time.time()
         any_level2 = False
         frames = None
+        # Sleep until the next request in flight can cross its threshold, and no longer than half the shortest
+        # threshold: a request that starts during the nap is seen within half its threshold of crossing it.
+        soonest = now + min(LONGEST_NAP, min(thresholds.values(), default=LONGEST_NAP) / 2)
         for ident, (started, endpoint, level) in list(self.inflight.items()):
             if level < 2:
                 continue
             any_level2 = True
             limit = thresholds.get(endpoint)
-            if limit is None or now - started <= limit:
+            if limit is None:
+                continue
+            if now - started <= limit:
+                soonest = min(soonest, started + limit)
                 continue
             held = captures.get(ident)
             if held is not None and held[0] == started:
@@ -189,6 +202,7 @@ class Watchdog(LazyThread):
         if len(captures) > len(self.inflight) + 64:  # requests that ended without picking theirs up
             for ident in [i for i, c in list(captures.items()) if self.inflight.get(i, (None,))[0] != c[0]]:
                 captures.pop(ident, None)
+        self._nap = min(max(soonest - time.time(), WATCH_PERIOD), LONGEST_NAP)
         return any_level2
 
     def _capture(self, frame: Any, started: float, now: float) -> tuple:
