@@ -307,9 +307,8 @@ def test_a_long_request_under_the_cap_is_not_cut(sqlite_url, make_app) -> None: 
 # --- 5. the achieved interval and the period's bound ---------------------------------------------------------
 
 
-@pytest.mark.parametrize(("period", "low", "high"), [(5, 1.0, 50.0), (20, 10.0, 120.0)])
-def test_the_achieved_interval_is_recorded(period: float, low: float, high: float, sqlite_url,  # noqa: ANN001
-                                           make_app) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("period", [5, 20])
+def test_the_achieved_interval_is_recorded(period: float, sqlite_url, make_app) -> None:  # noqa: ANN001
     app = level3(make_app, sqlite_url, sampling_period=period)
     client = app.test_client()
     for _ in range(5):
@@ -317,9 +316,10 @@ def test_the_achieved_interval_is_recorded(period: float, low: float, high: floa
     rows = profiles(app, "deeply")
     assert len(rows) == 5
     for row in rows:
-        assert row["samples"] >= 2 and low <= row["interval_ms"] <= high, row
-    # The samples are what the period gives: about the request's length over the interval.
-    for row in rows:
+        # What was really achieved: never faster than the period (no two samples back to back), and the samples
+        # lie within the request (a busy process stretches the interval: that is what the figure shows).
+        assert row["samples"] >= 2 and row["interval_ms"] >= period * 0.8, row
+        assert row["interval_ms"] * (row["samples"] - 1) <= row["duration"] * 1000 * 1.02 + 1, row
         assert row["samples"] <= row["duration"] * 1000 / period * 1.5 + 2
 
 
