@@ -74,6 +74,8 @@ def test_expand_resolve_delete_and_filter(page, live_dashboard, login, seeded) -
     with page.expect_response(lambda r: "state=all" in r.url):
         page.select_option("#fmd-exc-filter select[name=state]", "all")
     tbody(page, key).wait_for()
+    # (htmx done swapping and settling: a change on a select it is about to replace would be lost)
+    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
     with page.expect_response(lambda r: "endpoint=" in r.url):
         page.select_option("#fmd-exc-filter select[name=endpoint]", str(seeded["ids"]["search"]))
     page.wait_for_url(f"**/exceptions?**endpoint={seeded['ids']['search']}**")
