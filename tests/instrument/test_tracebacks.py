@@ -365,7 +365,7 @@ def test_safe_repr_redacts_nested_keys():
 
 @pytest.fixture
 def orm():
-    sqlalchemy = pytest.importorskip("sqlalchemy")
+    import sqlalchemy  # (a dependency of fmd: always there)
     from sqlalchemy import Column, ForeignKey, Integer, String, event
     from sqlalchemy.orm import DeclarativeBase, Session, relationship
 
