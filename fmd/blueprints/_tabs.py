@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from flask import abort
 from sqlalchemy import Connection
 
 from ..queries._range import DatePeriod
+from ..queries.overview import endpoint_by_id
 from ..store.models import Tables
 
 Loader = Callable[[Connection, Tables, int, DatePeriod], "tuple[list[dict], list[dict] | None]"]
@@ -32,3 +34,12 @@ class Tab:
         return self.name.replace("_", "-")
 
 
+
+
+def endpoint_or_404(conn: Connection, t: Tables, endpoint_id: int) -> dict:
+    """The endpoint's row, or a 404 that says why an id can be unknown (every page of one endpoint uses it)."""
+    endpoint = endpoint_by_id(conn, t, endpoint_id)
+    if endpoint is None:
+        abort(404, f"There is no endpoint with id {endpoint_id}: it was never recorded, or it was merged into "
+                   "another endpoint. The overview lists every endpoint.")
+    return endpoint

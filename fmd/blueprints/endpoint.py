@@ -19,12 +19,11 @@ from sqlalchemy import Connection
 from ..charts import boxes, circles, heatmap, status_time
 from ..queries import endpoint as q
 from ..queries._range import DatePeriod, to_local, utcnow
-from ..queries.overview import endpoint_by_id
 from ..store.models import Tables
 from ._access import admin_required, get_state, is_admin, login_required
 from ._htmx import is_htmx
 from ._params import QUICK_DAYS, parse_level, parse_period, period_args
-from ._tabs import Loader, Tab
+from ._tabs import Loader, Tab, endpoint_or_404
 from .app_charts import rows_to_csv
 from .endpoint_exceptions import EXCEPTIONS_TAB
 from .endpoint_outliers import OUTLIERS_TAB
@@ -104,10 +103,6 @@ def _scope() -> str:
     return "section" if request.headers.get("HX-Target") == SECTION else "tabs"
 
 
-def _not_found(endpoint_id: int) -> None:
-    abort(404, f"There is no endpoint with id {endpoint_id}: it was never recorded, or it was merged into "
-               "another endpoint. The overview lists every endpoint.")
-
 
 def _render(tab: Tab, endpoint_id: int) -> Response:
     state = get_state()
@@ -115,9 +110,7 @@ def _render(tab: Tab, endpoint_id: int) -> Response:
     scope = _scope()
     with state.store.read() as conn:
         t = state.store.tables
-        endpoint = endpoint_by_id(conn, t, endpoint_id)
-        if endpoint is None:
-            _not_found(endpoint_id)
+        endpoint = endpoint_or_404(conn, t, endpoint_id)
         rows, table = tab.load(conn, t, endpoint_id, period) if tab.load else ([], None)
         extra = tab.panel(conn, t, endpoint, period, request.args) if tab.panel else {}
         header = q.header(conn, t, endpoint_id, period.utc) if scope != "tabs" else None
@@ -158,8 +151,7 @@ def _csv_view(tab: Tab) -> Callable[[int], Response]:
         state = get_state()
         period = parse_period(request.args, utcnow(), state.settings.timezone)
         with state.store.read() as conn:
-            if endpoint_by_id(conn, state.store.tables, endpoint_id) is None:
-                _not_found(endpoint_id)
+            endpoint_or_404(conn, state.store.tables, endpoint_id)
             rows, _ = tab.load(conn, state.store.tables, endpoint_id, period)
         filename = f"fmd-endpoint-{endpoint_id}-{tab.path}-{period.first}-{period.last}.csv"
         return Response(rows_to_csv(rows), mimetype="text/csv",
@@ -183,9 +175,7 @@ def set_level(endpoint_id: int) -> Response:
     level = parse_level(request.form)
     state = get_state()
     with state.store.read() as conn:
-        endpoint = endpoint_by_id(conn, state.store.tables, endpoint_id)
-    if endpoint is None:
-        _not_found(endpoint_id)
+        endpoint = endpoint_or_404(conn, state.store.tables, endpoint_id)
     try:
         state.set_level(endpoint["name"], level)
     except ValueError as exc:

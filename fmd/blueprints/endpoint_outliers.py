@@ -26,12 +26,11 @@ from sqlalchemy import Connection
 from ..charts.outliers import cpu_chart, memory_chart
 from ..queries import outliers as q
 from ..queries._range import DatePeriod, utcnow
-from ..queries.overview import endpoint_by_id
 from ..store.models import Tables
 from ._access import get_state, login_required
 from ._htmx import page_or_fragment
 from ._params import parse_period, period_args
-from ._tabs import Tab
+from ._tabs import Tab, endpoint_or_404
 from .app_charts import rows_to_csv
 
 bp = Blueprint("endpoint_outliers", __name__)
@@ -117,10 +116,6 @@ def panel(conn: Connection, t: Tables, endpoint: dict, period: DatePeriod, args:
     }}
 
 
-def _no_endpoint(endpoint_id: int) -> None:
-    abort(404, f"There is no endpoint with id {endpoint_id}: it was never recorded, or it was merged into "
-               "another endpoint. The overview lists every endpoint.")
-
 
 @bp.get("/endpoint/<int:endpoint_id>/outliers/<int:outlier_id>")
 @login_required
@@ -130,9 +125,7 @@ def detail(endpoint_id: int, outlier_id: int) -> Response:
     period = parse_period(request.args, utcnow(), state.settings.timezone)
     with state.store.read() as conn:
         t = state.store.tables
-        endpoint = endpoint_by_id(conn, t, endpoint_id)
-        if endpoint is None:
-            _no_endpoint(endpoint_id)
+        endpoint = endpoint_or_404(conn, t, endpoint_id)
         outlier = q.outlier_by_id(conn, t, endpoint_id, outlier_id)
     if outlier is None:
         abort(404, f"The endpoint “{endpoint['name']}” has no outlier with id {outlier_id}: it belongs to another "
@@ -160,8 +153,7 @@ def _download(endpoint_id: int) -> tuple[list[dict], bool, DatePeriod, str]:
     state = get_state()
     period = parse_period(request.args, utcnow(), state.settings.timezone)
     with state.store.read() as conn:
-        if endpoint_by_id(conn, state.store.tables, endpoint_id) is None:
-            _no_endpoint(endpoint_id)
+        endpoint_or_404(conn, state.store.tables, endpoint_id)
         rows, more = q.outliers_for_download(conn, state.store.tables, endpoint_id, period.utc)
     return rows, more, period, f"fmd-endpoint-{endpoint_id}-outliers-{period.first}-{period.last}"
 

@@ -31,13 +31,12 @@ from ..charts.sunburst import sunburst_chart
 from ..instrument.tracebacks import AppCode
 from ..queries import profiles as q
 from ..queries._range import DatePeriod, utcnow
-from ..queries.overview import endpoint_by_id
 from ..store.models import VERSION_LEN, Tables
 from ._access import get_state, login_required
 from ._htmx import is_htmx, page_or_fragment
 from ._params import parse_date, parse_period, period_args
 from ._profile_tree import tree_lines
-from ._tabs import Tab
+from ._tabs import Tab, endpoint_or_404
 from .endpoint_outliers import parse_page
 
 bp = Blueprint("endpoint_profiler", __name__)
@@ -179,10 +178,6 @@ def grouped_panel(conn: Connection, t: Tables, endpoint: dict, period: DatePerio
     return {"grouped": ctx}
 
 
-def _no_endpoint(endpoint_id: int) -> None:
-    abort(404, f"There is no endpoint with id {endpoint_id}: it was never recorded, or it was merged into "
-               "another endpoint. The overview lists every endpoint.")
-
 
 @bp.get("/endpoint/<int:endpoint_id>/profiler/<int:profile_id>")
 @login_required
@@ -193,9 +188,7 @@ def profile(endpoint_id: int, profile_id: int) -> Response:
     fold = parse_fold(request.args)
     with state.store.read() as conn:
         t = state.store.tables
-        endpoint = endpoint_by_id(conn, t, endpoint_id)
-        if endpoint is None:
-            _no_endpoint(endpoint_id)
+        endpoint = endpoint_or_404(conn, t, endpoint_id)
         prof = q.profile_by_id(conn, t, endpoint_id, profile_id)
         tree = q.tree_of(conn, t, prof["request_id"]) if prof is not None else None
     if prof is None:
@@ -218,9 +211,7 @@ def speedscope(endpoint_id: int) -> Response:
     version = parse_version(request.args)
     with state.store.read() as conn:
         t = state.store.tables
-        endpoint = endpoint_by_id(conn, t, endpoint_id)
-        if endpoint is None:
-            _no_endpoint(endpoint_id)
+        endpoint = endpoint_or_404(conn, t, endpoint_id)
         trees = q.trees_of(conn, t, q.recent_profiles(conn, t, endpoint_id, period.utc, version))
     name = f"{endpoint['name']} ({version or 'all versions'}, {period.first} to {period.last}, {len(trees)} requests)"
     body = _trees().speedscope(trees, name)
@@ -258,9 +249,7 @@ def diff(endpoint_id: int) -> Response:
         abort(400, "Comparing date ranges needs all of base_start, base_end, other_start and other_end.")
     with state.store.read() as conn:
         t = state.store.tables
-        endpoint = endpoint_by_id(conn, t, endpoint_id)
-        if endpoint is None:
-            _no_endpoint(endpoint_id)
+        endpoint = endpoint_or_404(conn, t, endpoint_id)
         versions = [row["version"] for row in q.versions_with_profiles(conn, t, endpoint_id)]
         base_v, other_v = parse_version(args, "base"), parse_version(args, "other")
         if by_dates:
