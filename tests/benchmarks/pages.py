@@ -95,7 +95,7 @@ def urls(app: Flask) -> list[str]:
                                                  DatePeriod.last_days(30, utcnow(), "UTC")), 1)
     found = []
     for rule in dash.url_map.iter_rules():
-        if rule.endpoint in SKIP_ENDPOINTS or "GET" not in (rule.methods or ()):
+        if rule.endpoint in SKIP_ENDPOINTS or rule.endpoint.startswith("api.") or "GET" not in (rule.methods or ()):
             continue
         if not rule.arguments and rule.rule != "/":  # "/" only redirects to the start page
             found.append(rule.rule)
