@@ -106,18 +106,24 @@ def requests(conn: Connection, t: Tables, after: tuple[int, int] = START, since:
                   "ip": row.ip} for row in rows], key, more)
 
 
+def _of_requests(conn: Connection, t: Tables, table: Any, after: tuple[int, int], since: datetime | None,
+                 endpoint: int | None, limit: int) -> tuple[list, Any, bool]:
+    """A page of rows that point at a request (outliers, profiles), in their request's commit order."""
+    r, e = t.request, t.endpoint
+    stmt = (select(table, r.c.commit_seq.label("commit_seq"), e.c.name.label("endpoint"))
+            .join(e, e.c.id == table.c.endpoint_id).outerjoin(r, r.c.id == table.c.request_id))
+    if since is not None:
+        stmt = stmt.where(table.c.time_requested >= since)
+    if endpoint is not None:
+        stmt = stmt.where(table.c.endpoint_id == endpoint)
+    return _page(_by_commit(conn, stmt, r.c.commit_seq, table.c.id, after, limit + 1), limit, after,
+                 lambda row: (row.commit_seq or 0, row.id))
+
+
 def outliers(conn: Connection, t: Tables, after: tuple[int, int] = START, since: datetime | None = None,
              endpoint: int | None = None, limit: int = 100) -> Page:
     """Outliers in full (JSON columns parsed) after *after*, keyed by their request's commit and their own id."""
-    o, r, e = t.outlier, t.request, t.endpoint
-    stmt = (select(o, r.c.commit_seq.label("commit_seq"), e.c.name.label("endpoint"))
-            .join(e, e.c.id == o.c.endpoint_id).outerjoin(r, r.c.id == o.c.request_id))
-    if since is not None:
-        stmt = stmt.where(o.c.time_requested >= since)
-    if endpoint is not None:
-        stmt = stmt.where(o.c.endpoint_id == endpoint)
-    rows, key, more = _page(_by_commit(conn, stmt, r.c.commit_seq, o.c.id, after, limit + 1), limit, after,
-                            lambda row: (row.commit_seq or 0, row.id))
+    rows, key, more = _of_requests(conn, t, t.outlier, after, since, endpoint, limit)
     out = []
     for row in rows:
         item = {name: getattr(row, name) for name in ("id", "request_id", "endpoint", "endpoint_id",
@@ -133,15 +139,7 @@ def outliers(conn: Connection, t: Tables, after: tuple[int, int] = START, since:
 def profiles(conn: Connection, t: Tables, after: tuple[int, int] = START, since: datetime | None = None,
              endpoint: int | None = None, limit: int = 1000) -> Page:
     """Profiler summaries (one per profiled request: samples, achieved interval) after *after*."""
-    p, r, e = t.profile, t.request, t.endpoint
-    stmt = (select(p, r.c.commit_seq.label("commit_seq"), e.c.name.label("endpoint"))
-            .join(e, e.c.id == p.c.endpoint_id).outerjoin(r, r.c.id == p.c.request_id))
-    if since is not None:
-        stmt = stmt.where(p.c.time_requested >= since)
-    if endpoint is not None:
-        stmt = stmt.where(p.c.endpoint_id == endpoint)
-    rows, key, more = _page(_by_commit(conn, stmt, r.c.commit_seq, p.c.id, after, limit + 1), limit, after,
-                            lambda row: (row.commit_seq or 0, row.id))
+    rows, key, more = _of_requests(conn, t, t.profile, after, since, endpoint, limit)
     return Page([{"id": row.id, "request_id": row.request_id, "endpoint": row.endpoint,
                   "endpoint_id": row.endpoint_id, "time_requested": row.time_requested,
                   "duration_ms": row.duration * 1000.0, "version": row.version, "samples": row.samples,
