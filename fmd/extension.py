@@ -31,6 +31,7 @@ from .instrument.redact import Redactor
 from .instrument.tracebacks import AppCode
 from .instrument.version import app_version
 from .lifecycle import bound, close_when_collected, weak_endpoint_names
+from .logs import enable_logging
 from .mount import DashboardMount
 from .state import DisabledState, State
 from .store.engine import Store
@@ -73,7 +74,7 @@ class FMD:
         # Nothing is copied into app.config: a host template rendering {{ config }} must not show fmd's
         # password, secret key, token or database URL (issue 7 item 12).
         if settings.enable_logging:
-            logging.getLogger("fmd").setLevel(logging.INFO)
+            enable_logging()
         from .cli import fmd_group
 
         app.cli.add_command(fmd_group)  # also when disabled: the commands then say so
