@@ -1,6 +1,7 @@
 """The demo: a small host application with fmd bound, and an example to copy.
 
     python wsgi.py          # http://127.0.0.1:5000, dashboard at http://127.0.0.1:5000/dashboard (admin / admin)
+    python wsgi.py --port 8000   # another port (or PORT=8000; the flag wins); --host 0.0.0.0 listens on all
     gunicorn wsgi:app       # the same under gunicorn
 
 Like real hosts, the app has its own Flask-SQLAlchemy database (users and notes, ``instance/host.db``) and its
@@ -13,17 +14,19 @@ On an empty fmd database the demo first seeds a month of synthetic traffic, so e
 database itself.)
 
 Environment: ``DEMO_INSTANCE_PATH`` (where both databases live; default ``./instance``), ``DEMO_SEED_REQUESTS``
-(default 50000; 0 seeds nothing), ``SECRET_KEY`` (the host's session secret).
+(default 50000; 0 seeds nothing), ``SECRET_KEY`` (the host's session secret), ``PORT`` (``python wsgi.py``'s port).
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import posixpath
 import random
 import sys
 import time
+from typing import Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, Flask, abort, jsonify, redirect, render_template, request, url_for
@@ -34,6 +37,41 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 import fmd
+
+DEFAULT_PORT = 5000
+
+
+def _port(text: str) -> int:
+    """A TCP port number, 1 to 65535 (argparse reports anything else as a usage error naming the value)."""
+    port = int(text) if text.strip().isascii() and text.strip().isdigit() else -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 65535, not {text!r}")
+    return port
+
+
+def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> argparse.Namespace:
+    """``python wsgi.py``'s options: ``--port`` (default: ``PORT`` from *environ*, else 5000) and ``--host``.
+
+    A bad value exits with status 2 and a message naming it (argparse's usage error), before anything starts.
+    """
+    environ = os.environ if environ is None else environ
+    parser = argparse.ArgumentParser(prog="python wsgi.py", description="Serve the fmd demo app.")
+    parser.add_argument("--port", type=_port, default=None,
+                        help=f"port to listen on (default: the PORT environment variable, else {DEFAULT_PORT})")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
+    args = parser.parse_args(argv)
+    if args.port is None:
+        env_port = environ.get("PORT", "").strip()
+        try:
+            args.port = _port(env_port) if env_port else DEFAULT_PORT
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"the PORT environment variable {exc}")
+    return args
+
+
+# Read the command line first: a bad --port is reported at once, not after seeding a month of traffic.
+CLI = parse_args() if __name__ == "__main__" else None
 
 app = Flask(__name__, instance_path=os.path.abspath(os.environ.get("DEMO_INSTANCE_PATH") or "instance"))
 os.makedirs(app.instance_path, exist_ok=True)
@@ -259,5 +297,5 @@ SEED_REQUESTS = int(os.environ.get("DEMO_SEED_REQUESTS", "50000"))
 if SEED_REQUESTS > 0 and (os.environ.get("FLASK_RUN_FROM_CLI") != "true" or "run" in sys.argv[1:]):
     seed_demo_traffic(SEED_REQUESTS)
 
-if __name__ == "__main__":
-    app.run(host="127.0.0.1", port=5000)
+if CLI is not None:
+    app.run(host=CLI.host, port=CLI.port)
