@@ -1,4 +1,4 @@
-"""The endpoint page's charts: circles (users/IPs x versions), boxes per version/user, status codes over time.
+"""The endpoint page's charts: heatmaps (users/IPs x versions), boxes per version/user, status codes over time.
 Rows in, a schema-valid Vega-Lite dict out; no database, no app."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from altair.utils.schemapi import validate_jsonschema
 from altair.vegalite.v6.schema import load_schema
 
 from fmd.charts import boxes, circles, status_time
-from fmd.charts._theme import OTHER_COLOR, STATUS_SHADES, stable_color
+from fmd.charts._theme import OTHER_COLOR, stable_color, status_color
 
 SCHEMA = load_schema()
 EVIL = "</script><script>alert(1)</script>"
@@ -61,18 +61,43 @@ def expressions(node: object) -> list[str]:
     return []
 
 
-def test_circle_size_is_the_mean_duration_and_hover_shows_exact_values() -> None:
+def test_users_by_version_is_a_heatmap_with_the_mean_printed_in_each_cell() -> None:
     spec = all_specs()["users"]
-    enc = spec["encoding"]
-    assert enc["size"]["field"] == "mean_ms" and enc["size"]["scale"]["zero"] is True
-    assert enc["y"] == {**enc["y"], "field": "user", "sort": {"field": "rank", "op": "min"}}
-    assert enc["x"]["field"] == "version" and enc["x"]["sort"] == {"field": "order", "op": "min"}
+    enc = spec["encoding"]  # shared by both layers: position and tooltip
+    assert enc["y"] == {**enc["y"], "field": "user", "sort": {"field": "rank", "op": "min"}}  # busiest on top
+    assert enc["x"]["field"] == "version" and enc["x"]["sort"] == {"field": "order", "op": "min"}  # oldest left
     tips = {t["field"]: t for t in enc["tooltip"]}
     assert set(tips) == {"user", "version", "hits", "mean_ms"} and tips["hits"]["format"] == ","
-    assert enc["color"]["condition"] == {"test": "datum.other", "value": OTHER_COLOR}  # a field, not a name
-    assert spec["datasets"]["circles"] == circle_rows()  # rows travel unchanged
+    rect, text = spec["layer"]
+    assert rect["mark"]["type"] == "rect" and text["mark"]["type"] == "text"
+    color = rect["encoding"]["color"]
+    assert color["field"] == "mean_ms" and color["type"] == "quantitative"
+    assert color["scale"]["scheme"] == circles.SCHEME and color["scale"]["zero"] is True
+    assert color["title"] == "Mean duration (ms)"
+    assert text["encoding"]["text"]["field"] == "label"
+    # Text colour from a boolean field of the rows: no user-supplied text enters the expression.
+    assert text["encoding"]["color"]["condition"]["test"] == "datum.dark"
+    rows = spec["datasets"]["circles"]
+    assert [(r["user"], r["version"], r["label"], r["dark"]) for r in rows] == [
+        ("alice", "1.0", "12 ms", False), (EVIL, "2.0", "80 ms", True), ("other (4)", "1.0", "30 ms", False)]
+    assert [{k: v for k, v in r.items() if k not in ("label", "dark")} for r in rows] == circle_rows()
     assert spec["title"] == "Users"
     assert all_specs()["ips"]["encoding"]["y"]["field"] == "ip"
+
+
+@pytest.mark.parametrize("ms, label", [(0.42, "0.42 ms"), (8.25, "8.2 ms"), (83.4, "83 ms"), (113, "113 ms"),
+                                       (999.6, "1.0 s"), (1234, "1.2 s"), (9960, "10 s"), (75_300, "75 s"),
+                                       (1_234_000, "1,234 s")])
+def test_cell_labels_are_short_durations_with_their_unit(ms: float, label: str) -> None:
+    spec = circles.circles_chart([{**circle_rows()[0], "mean_ms": ms}], "user", "User", "t")
+    assert spec["datasets"]["circles"][0]["label"] == label
+
+
+def test_an_empty_or_all_zero_heatmap_has_no_dark_cells() -> None:
+    rows = [{**row, "mean_ms": 0.0} for row in circle_rows()]
+    spec = circles.circles_chart(rows, "user", "User", "t")
+    assert [r["dark"] for r in spec["datasets"]["circles"]] == [False] * 3
+    assert circles.circles_chart([], "ip", "IP", "t")["datasets"]["circles"] == []
 
 
 def test_boxes_keep_the_row_order_and_colour_other_grey() -> None:
@@ -90,11 +115,12 @@ def test_boxes_keep_the_row_order_and_colour_other_grey() -> None:
     assert user["layer"][0]["encoding"]["y"]["field"] == "user" and user["title"] == "Per user"
 
 
-def test_status_colours_follow_their_class() -> None:
+def test_status_colours_come_from_the_theme() -> None:
     spec = all_specs()["status"]
     scale = spec["encoding"]["color"]["scale"]
     assert scale["domain"] == ["200", "404", "503"]
-    assert [color in STATUS_SHADES[int(code[0])] for code, color in zip(scale["domain"], scale["range"])] == [True] * 3
+    # The shared theme's colour per code (the same code looks the same on every chart), all three apart.
+    assert scale["range"] == [status_color(code) for code in scale["domain"]] and len(set(scale["range"])) == 3
     assert spec["encoding"]["tooltip"][0]["title"] == "Day"
     hourly = status_time.status_time_chart([{"time": "2024-03-05 10:00", "status": "200", "hits": 1}], "S", "Hour")
     assert hourly["encoding"]["tooltip"][0]["title"] == "Hour"
