@@ -12,9 +12,9 @@ from datetime import date, datetime
 from typing import Mapping
 from urllib.parse import urlencode
 
-from flask import abort
+from flask import abort, url_for
 
-from ..queries._range import MAX_DATE, MAX_DAYS, MIN_DATE, DatePeriod
+from ..queries._range import MAX_DATE, MAX_DAYS, MIN_DATE, DatePeriod, rolling_token
 from ..queries.overview import SORT_KEYS
 from ..state import LEVELS
 
@@ -22,10 +22,13 @@ from ..state import LEVELS
 MAX_FILTER = 250
 #: Days shown when the page names no range.
 DEFAULT_DAYS = 7
-#: The quick choices next to the date inputs.
-QUICK_DAYS = (1, 7, 30, 90)
+#: The quick choices next to the date inputs: rolling ranges, in hours.
+QUICK_HOURS = (1, 6, 24, 7 * 24, 30 * 24, 90 * 24)
+#: Auto-refresh choices in seconds (0: off, the default).
+REFRESH_SECONDS = (0, 30, 60, 300)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DAYS = re.compile(r"[0-9]{1,6}")
+_LAST = re.compile(r"([0-9]{1,5})([hd])")
 #: Columns whose natural first click sorts the biggest first.
 _DESCENDING_FIRST = {"today", "week", "total", "median", "p95", "errors", "last", "exceptions"}
 
@@ -48,9 +51,30 @@ def parse_date(value: str, field: str) -> date:
     return day
 
 
+def parse_last(value: str, now: datetime, tz: str) -> DatePeriod:
+    """A rolling range: ``<N>h`` or ``<N>d`` (the last N hours or days, in whole hours up to now)."""
+    match = _LAST.fullmatch(value.strip())
+    limit = {"h": MAX_DAYS * 24, "d": MAX_DAYS}
+    if not match or not 1 <= int(match[1]) <= limit[match[2]]:
+        abort(400, f"last must be a number of hours or days such as 6h or 7d (at most {MAX_DAYS * 24}h or "
+                   f"{MAX_DAYS}d), not {value[:40]!r}.")
+    hours = int(match[1]) * (24 if match[2] == "d" else 1)
+    try:
+        return DatePeriod.last_hours(hours, now, tz, rolling_token(hours))
+    except ValueError as exc:
+        abort(400, f"last: {exc}.")
+
+
 def parse_period(args: Mapping[str, str], now: datetime, tz: str) -> DatePeriod:
-    """``start``/``end`` (local dates, inclusive) or ``days`` (ending today); default the last 7 days."""
-    start, end, days = _one(args, "start"), _one(args, "end"), _one(args, "days")
+    """``start``/``end`` (local dates, inclusive), ``days`` (ending today) or ``last`` (a rolling range such as
+    ``6h`` or ``7d``); default the last 7 days. ``last`` wins over ``days``, and over ``start``/``end`` unless
+    they name other dates than the rolling range covers (a range form keeps ``last`` in a hidden field, so
+    submitting it for another filter keeps the rolling range; editing its dates picks those days)."""
+    start, end, days, last = _one(args, "start"), _one(args, "end"), _one(args, "days"), _one(args, "last")
+    if last is not None and last.strip() != "":
+        rolling = parse_last(last, now, tz)
+        if (start in (None, "", rolling.first.isoformat())) and (end in (None, "", rolling.last.isoformat())):
+            return rolling
     if days is not None and (start is None and end is None):
         if not _DAYS.fullmatch(days) or not 1 <= int(days) <= MAX_DAYS:
             abort(400, f"days must be a whole number from 1 to {MAX_DAYS}, not {days[:40]!r}.")
@@ -71,7 +95,40 @@ def parse_period(args: Mapping[str, str], now: datetime, tz: str) -> DatePeriod:
 
 
 def period_args(period: DatePeriod) -> dict[str, str]:
+    """The URL arguments that reproduce *period*: ``last`` for a rolling range, else ``start`` and ``end``."""
+    if period.rolling is not None:
+        return {"last": period.rolling}
     return {"start": period.first.isoformat(), "end": period.last.isoformat()}
+
+
+def rolling_choices() -> list[tuple[str, str]]:
+    """(label, ``last`` value) of the rolling quick choices: ("1 h", "1h") ... ("90 d", "90d")."""
+    return [(f"{token[:-1]} {token[-1]}", token) for token in map(rolling_token, QUICK_HOURS)]
+
+
+def quick_ranges(view: str, **url_args: object) -> list[tuple[str, str]]:
+    """(label, URL) of the rolling quick choices for *view* with *url_args* kept (the range's own replaced)."""
+    kept = {k: v for k, v in url_args.items() if k not in ("start", "end", "days", "last")}
+    return [(label, url_for(view, last=token, **kept)) for label, token in rolling_choices()]
+
+
+def refresh_choices(view: str, **url_args: object) -> list[tuple[str, str, int]]:
+    """(label, URL, seconds) of the auto-refresh choices for *view* with *url_args* kept."""
+    kept = {k: v for k, v in url_args.items() if k != "refresh"}
+    labels = {0: "off", 30: "30 s", 60: "1 min", 300: "5 min"}
+    return [(labels.get(s, f"{s} s"), url_for(view, **kept, **({"refresh": s} if s else {})), s)
+            for s in REFRESH_SECONDS]
+
+
+def parse_refresh(args: Mapping[str, str]) -> int:
+    """``refresh``: seconds between automatic reloads of a page, one of REFRESH_SECONDS (0 or missing: off)."""
+    raw = _one(args, "refresh")
+    if raw is None or raw.strip() == "":
+        return 0
+    if raw.strip() not in {str(s) for s in REFRESH_SECONDS}:
+        abort(400, f"refresh must be one of {', '.join(map(str, REFRESH_SECONDS))} (seconds; 0 is off), "
+                   f"not {raw[:40]!r}.")
+    return int(raw)
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,13 @@ from typing import Any, Iterator
 
 from flask import Blueprint, Response, abort, request, stream_with_context, url_for
 
+from ..charts import tables
 from ..charts.custom_graphs import values_chart
 from ..queries import custom_graphs as queries
 from ..queries._range import DatePeriod, utcnow
 from ._access import get_state, login_required
 from ._htmx import page_or_fragment
-from ._params import QUICK_DAYS, parse_period, period_args
+from ._params import parse_period, period_args, quick_ranges
 from .app_charts import _cell
 
 bp = Blueprint("custom_graphs", __name__)
@@ -52,7 +53,7 @@ def _context(period: DatePeriod, state: Any, specs: dict[int, Any] | None = None
                        "chart_url": url_for(".chart", graph_id=row["id"], **args),
                        "csv_url": url_for(".download", graph_id=row["id"], **args)})
     return {"graphs": graphs, "waiting": waiting, "period": period, "args": args, "tz": state.settings.timezone,
-            "quick": [(days, url_for(".index", days=days)) for days in QUICK_DAYS], "specs": specs or {},
+            "quick": quick_ranges(".index"), "specs": specs or {},
             "running": bool(getattr(getattr(state.recorder, "graphs", None), "running", False))}
 
 
@@ -68,12 +69,14 @@ def index() -> Response:
 def _spec(state: Any, graph_id: int, period: DatePeriod) -> dict | None:
     utc = period.utc
     with state.store.read() as conn:
-        if queries.graph(conn, state.store.tables, graph_id) is None:
+        found = queries.graph(conn, state.store.tables, graph_id)
+        if found is None:
             abort(404, "There is no custom graph with this id.")
         rows, bucket = queries.values(conn, state.store.tables, graph_id, utc.start, utc.end)
     if not rows:
         return None
-    return {"spec": values_chart(rows, state.settings.timezone, bucket), "bucket": bucket, "points": len(rows)}
+    return {"spec": values_chart(rows, state.settings.timezone, bucket), "bucket": bucket, "points": len(rows),
+            "table": tables.for_custom_graph(found["title"], rows, state.settings.timezone, bucket is not None)}
 
 
 @bp.get("/custom-graphs/<int:graph_id>/chart")

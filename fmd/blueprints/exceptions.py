@@ -26,7 +26,7 @@ from ..store import exception_groups as store
 from ..store.models import VERSION_LEN, Tables
 from ._access import admin_required, get_state, is_admin, login_required
 from ._htmx import is_htmx, page_or_fragment
-from ._params import QUICK_DAYS, parse_period, period_args
+from ._params import parse_period, period_args, rolling_choices
 
 bp = Blueprint("exceptions", __name__)
 
@@ -101,7 +101,8 @@ def _links(period: DatePeriod, f: q.GroupFilter, page: int, tab_endpoint: int | 
     return {"exc_base": base, "exc_all_url": everywhere, "exc_filter": f, "exc_page": page, "exc_url": list_url,
             "exc_hidden": hidden, "exc_on_tab": on_tab,
             "exc_target": "#fmd-tabs" if on_tab else f"#{LIST_ID}", "exc_list_id": LIST_ID,
-            "exc_quick": [(days, list_url(start=None, end=None, page=None, days=days)) for days in QUICK_DAYS],
+            "exc_quick": [(label, list_url(start=None, end=None, days=None, page=None, last=token))
+                          for label, token in rolling_choices()],
             "exc_can_edit": is_admin(), "exc_note": RESOLVED_NOTE, "exc_period": period,
             "exc_range_args": period_args(period)}
 

@@ -92,13 +92,24 @@ class TimeRange:
         return (d0, d1), edges
 
 
+#: Ranges up to this many hours are drawn per hour; longer ones per local day.
+HOURLY_MAX_HOURS = 72
+
+
 @dataclass(frozen=True)
 class DatePeriod:
-    """A range of local calendar days chosen on a page, with its UTC range."""
+    """A range chosen on a page, with its UTC range: local calendar days (*first*..*last*, inclusive) or, when
+    *rolling* is set ("6h", "7d"), the last hours up to now, from the whole hour at or before ``now - N hours``
+    to the end of the current hour (the rollups cannot be cut finer than an hour).
+
+    *first*/*last* are the local dates a range touches either way (file names, date inputs, day buckets).
+    """
 
     first: date
     last: date
     tz: str
+    rolling: str | None = None
+    span: TimeRange | None = None  #: the UTC range of a rolling period (None: the local days')
 
     def __post_init__(self) -> None:
         if self.last < self.first:
@@ -114,13 +125,87 @@ class DatePeriod:
         today = local_today(now, tz)
         return cls(today - timedelta(days=days - 1), today, tz)
 
+    @classmethod
+    def last_hours(cls, hours: int, now: datetime, tz: str, token: str | None = None) -> "DatePeriod":
+        """The rolling range covering at least the last *hours* hours: whole UTC hours up to the current one."""
+        if hours < 1:
+            raise ValueError("a rolling range lasts at least one hour")
+        start = floor_hour(now - hours * HOUR)
+        end = floor_hour(now) + HOUR
+        return cls.of_span(TimeRange(start, end), tz, token or rolling_token(hours))
+
+    @classmethod
+    def of_span(cls, span: TimeRange, tz: str, rolling: str | None = None) -> "DatePeriod":
+        """The period of a UTC range of whole hours (its local dates from its first and last hour)."""
+        first = to_local(span.start, tz).date()
+        last = to_local(max(span.end - HOUR, span.start), tz).date()
+        return cls(first, last, tz, rolling, span)
+
     @property
     def days(self) -> int:
         return (self.last - self.first).days + 1
 
     @property
     def utc(self) -> TimeRange:
-        return TimeRange.local_days(self.first, self.last, self.tz)
+        return self.span if self.span is not None else TimeRange.local_days(self.first, self.last, self.tz)
+
+    @property
+    def hourly(self) -> bool:
+        """Whether charts of this range have one bucket per hour (else one per local day)."""
+        return self.utc.hours <= HOURLY_MAX_HOURS
 
     def dates(self) -> list[date]:
         return [self.first + timedelta(days=i) for i in range(self.days)]
+
+    def day_edges(self) -> list[datetime]:
+        """UTC hour at which each local day starts, clamped to the range, plus the range's end."""
+        rng = self.utc
+        starts = [min(max(floor_hour(local_midnight_utc(day, self.tz)), rng.start), rng.end) for day in self.dates()]
+        starts[0] = rng.start
+        return starts + [rng.end]
+
+    def hour_edges(self) -> list[datetime]:
+        rng = self.utc
+        return [rng.start + i * HOUR for i in range(rng.hours + 1)]
+
+    def edges(self) -> list[datetime]:
+        """UTC bucket edges of this range's charts: every hour if ``hourly``, else every local midnight."""
+        return self.hour_edges() if self.hourly else self.day_edges()
+
+    def bucket_labels(self) -> list[str]:
+        """A local label per bucket of ``edges()``: "YYYY-MM-DD HH:00" per hour, "YYYY-MM-DD" per day."""
+        if self.hourly:
+            return [to_local(edge, self.tz).strftime("%Y-%m-%d %H:00") for edge in self.hour_edges()[:-1]]
+        return [day.isoformat() for day in self.dates()]
+
+    def previous(self) -> "DatePeriod":
+        """The period of the same length that ends where this one starts (trends compare against it)."""
+        if self.span is None:
+            return DatePeriod(self.first - timedelta(days=self.days), self.first - timedelta(days=1), self.tz)
+        length = self.span.end - self.span.start
+        return DatePeriod.of_span(TimeRange(self.span.start - length, self.span.start), self.tz)
+
+    def since_label(self) -> str:
+        """"since 14:00" (today) or "since 2026-11-20 14:00" for a rolling range; "" for calendar days."""
+        if self.rolling is None:
+            return ""
+        start = to_local(self.utc.start, self.tz)
+        shown = start.strftime("%H:%M") if start.date() == self.last else start.strftime("%Y-%m-%d %H:%M")
+        return f"since {shown}"
+
+    def describe(self) -> str:
+        """How the range reads in a sentence: "the last 6 hours (since 14:00)" or "2026-11-20 to 2026-11-27"."""
+        if self.rolling is not None:
+            return f"the last {rolling_words(self.rolling)} ({self.since_label()})"
+        return str(self.first) if self.first == self.last else f"{self.first} to {self.last}"
+
+
+def rolling_token(hours: int) -> str:
+    """6 -> "6h", 168 -> "7d": the URL form of a rolling range."""
+    return f"{hours // 24}d" if hours % 24 == 0 and hours >= 48 else f"{hours}h"
+
+
+def rolling_words(token: str) -> str:
+    """"6h" -> "6 hours", "1h" -> "hour", "7d" -> "7 days"."""
+    n, unit = int(token[:-1]), {"h": "hour", "d": "day"}[token[-1]]
+    return unit if n == 1 else f"{n} {unit}s"

@@ -142,7 +142,7 @@ def test_the_range_stays_in_every_link(app, admin) -> None:  # noqa: ANN001
         assert f'href="{url(app, "index", "/" + tab.path)}?start={start}&amp;end={end}"' in html, tab.name
     assert f'{url(app, "index", "/users")}.csv?start={start}&amp;end={end}' in html
     assert f'value="{start}"' in html and f'action="{url(app, "index", "/users")}"' in html
-    assert f'hx-get="{url(app, "index", "/users")}?days=30" hx-target="#fmd-endpoint"' in html
+    assert f'hx-get="{url(app, "index", "/users")}?last=30d" hx-target="#fmd-endpoint"' in html
 
 
 def test_top_users_and_other(app, admin) -> None:  # noqa: ANN001
@@ -255,3 +255,38 @@ def test_admin_changes_the_level_in_the_header(app, admin) -> None:  # noqa: ANN
         assert post(admin, f"/endpoint/{eid}/level", {"level": bad}, htmx=True).status_code == 400
     assert post(admin, f"/endpoint/{eid}/level", {"level": "1"}, token=False).status_code == 400  # no CSRF token
     assert level(app, "index") == 0
+
+
+@pytest.mark.parametrize("query", ["last=0h", "last=6x", "last=9601h", "last=401d", "last=-1h", "last=h",
+                                   "refresh=7", "refresh=off"])
+def test_bad_rolling_ranges_and_refresh_are_a_400(app, admin, query: str) -> None:  # noqa: ANN001
+    resp = admin.get(url(app, "index", "/users") + "?" + query, headers={"HX-Request": "true"})
+    assert resp.status_code == 400 and "fmd-error-message" in resp.text
+    assert ("last must be" in resp.text) if query.startswith("last") else ("refresh must be" in resp.text)
+
+
+def test_a_rolling_range_and_refresh_stay_in_every_link(app, admin) -> None:  # noqa: ANN001
+    html = admin.get(url(app, "index", "/users") + "?last=6h&refresh=30").text
+    for tab in TABS:
+        assert f'href="{url(app, "index", "/" + tab.path)}?last=6h&amp;refresh=30"' in html, tab.name
+    assert '<input type="hidden" name="last" value="6h">' in html
+    assert '<input type="hidden" name="refresh" value="30">' in html
+    assert re.search(r'the last 6 hours \(since \d\d:00\)', html)
+    assert f'href="{url(app, "index", "/users")}?last=24h&amp;refresh=30"' in html
+    assert 'aria-current="true">6 h</a>' in html
+    # The poller reloads the whole section every 30 s, only while the page is visible; the no-JS page reloads.
+    assert 'hx-trigger="every 30s [document.visibilityState === \'visible\']"' in html
+    assert f'hx-get="{url(app, "index", "/users")}?last=6h&amp;refresh=30" hx-target="#fmd-endpoint"' in html
+    assert '<noscript><meta http-equiv="refresh" content="30"></noscript>' in html
+    # Refresh off by default: no poller, no meta refresh.
+    plain = admin.get(url(app, "index", "/users") + "?last=6h").text
+    assert "fmd-poller" not in plain and 'http-equiv="refresh"' not in plain
+
+
+def test_a_rolling_range_form_keeps_rolling_unless_its_dates_change(app, admin) -> None:  # noqa: ANN001
+    html = admin.get(url(app, "index", "/users") + "?last=24h").text
+    first, last = re.findall(r'name="(?:start|end)" value="([0-9-]+)"', html)
+    same = admin.get(url(app, "index", "/users") + f"?last=24h&start={first}&end={last}").text
+    assert "the last 24 hours" in same
+    other = admin.get(url(app, "index", "/users") + "?last=24h&start=2024-01-01&end=2024-01-02").text
+    assert "the last 24 hours" not in other and 'value="2024-01-01"' in other

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -53,3 +53,59 @@ def test_last_days_ends_today_in_the_zone() -> None:
     now = datetime(2024, 3, 10, 3, 0)  # still March 9th in New York
     assert DatePeriod.last_days(7, now, "America/New_York") == DatePeriod(date(2024, 3, 3), date(2024, 3, 9),
                                                                          "America/New_York")
+
+
+NOW = datetime(2026, 11, 27, 17, 20)  # naive UTC
+
+
+@pytest.mark.parametrize("hours", [1, 6, 24, 72, 168, 2160])
+def test_a_rolling_range_covers_at_least_its_hours_in_whole_hours(hours: int) -> None:
+    period = DatePeriod.last_hours(hours, NOW, "UTC")
+    rng = period.utc
+    assert rng.start == datetime(2026, 11, 27, 17) - timedelta(hours=hours) <= NOW - timedelta(hours=hours)
+    assert rng.end == datetime(2026, 11, 27, 18) and rng.hours == hours + 1  # the current hour is included
+    assert period.hourly == (hours + 1 <= 72) and period.rolling is not None
+
+
+def test_rolling_tokens_and_labels() -> None:
+    six = DatePeriod.last_hours(6, NOW, "Europe/Amsterdam")  # UTC+1 in November
+    assert six.rolling == "6h" and six.since_label() == "since 12:00"
+    assert six.describe() == "the last 6 hours (since 12:00)"
+    week = DatePeriod.last_hours(168, NOW, "Europe/Amsterdam")
+    assert week.rolling == "7d" and week.since_label() == "since 2026-11-20 18:00"
+    assert (week.first, week.last) == (date(2026, 11, 20), date(2026, 11, 27))
+    assert DatePeriod.last_hours(1, NOW, "UTC").describe() == "the last hour (since 16:00)"
+    assert DatePeriod.last_days(7, NOW, "UTC").since_label() == ""
+
+
+def test_hourly_edges_and_labels_are_local_hours() -> None:
+    period = DatePeriod.last_hours(24, NOW, "America/New_York")  # UTC-5
+    edges, labels = period.edges(), period.bucket_labels()
+    assert len(edges) == 26 and len(labels) == 25
+    assert edges[0] == datetime(2026, 11, 26, 17) and edges[-1] == datetime(2026, 11, 27, 18)
+    assert labels[0] == "2026-11-26 12:00" and labels[-1] == "2026-11-27 12:00"
+
+
+def test_daily_edges_of_a_rolling_range_start_at_its_start() -> None:
+    period = DatePeriod.last_hours(30 * 24, NOW, "Asia/Kolkata")
+    edges = period.edges()
+    assert not period.hourly and edges[0] == period.utc.start and edges[-1] == period.utc.end
+    assert edges == sorted(edges) and len(edges) == period.days + 1
+    assert len(period.bucket_labels()) == period.days
+
+
+def test_calendar_edges_are_unchanged() -> None:
+    period = DatePeriod(date(2024, 3, 1), date(2024, 3, 7), "UTC")
+    assert not period.hourly and period.edges() == [datetime(2024, 3, d) for d in range(1, 9)]
+    one = DatePeriod(date(2024, 3, 1), date(2024, 3, 1), "UTC")
+    assert one.hourly and len(one.edges()) == 25 and one.bucket_labels()[5] == "2024-03-01 05:00"
+
+
+def test_the_previous_period_has_the_same_length_and_ends_at_the_start() -> None:
+    for period in (DatePeriod.last_hours(6, NOW, "UTC"), DatePeriod.last_hours(720, NOW, "Europe/Berlin"),
+                   DatePeriod(date(2024, 3, 1), date(2024, 3, 7), "Europe/Berlin")):
+        before = period.previous()
+        assert before.utc.end == period.utc.start
+        assert before.days == period.days or before.utc.hours == period.utc.hours
+    calendar = DatePeriod(date(2024, 3, 8), date(2024, 3, 14), "UTC").previous()
+    assert (calendar.first, calendar.last, calendar.rolling) == (date(2024, 3, 1), date(2024, 3, 7), None)
