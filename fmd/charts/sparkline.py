@@ -45,3 +45,39 @@ def sparkline_chart(days: Sequence[Mapping], first: str, last: str) -> dict:
     # No "..." menu on a 24-pixel chart: vega-embed reads per-spec options from usermeta.embedOptions.
     return build(_sparkline, {DATASET: rows}, {"domain": [-0.5, width + 0.5]}, padding=0,
                  usermeta={"embedOptions": {"actions": False}})
+
+
+TREND_DATASET = "trend"
+#: The overview's sparklines: a neutral hue (red is kept for errors and exceptions).
+TREND_COLOR = "#1f5fbf"
+
+
+def _trend_sparkline(unit: str) -> Any:
+    import altair as alt
+
+    return (alt.Chart(alt.NamedData(TREND_DATASET)).mark_bar(color=TREND_COLOR)
+            .encode(x=alt.X("x:Q", axis=None, scale=alt.Scale(domain=[slot("domain")], nice=False, zero=False)),
+                    x2="x2",
+                    y=alt.Y("n:Q", axis=None, scale=alt.Scale(zero=True)), y2=alt.datum(0),
+                    tooltip=[alt.Tooltip("b:N", title=unit), alt.Tooltip("n:Q", title="Requests", format=",")])
+            .properties(width=WIDTH, height=HEIGHT)
+            .configure_view(stroke=None))
+
+
+def trend_sparklines(series: Mapping[Any, Mapping[int, int]], labels: Sequence[str],
+                     unit: str = "Day") -> dict[Any, dict]:
+    """key -> a bar sparkline of {bucket index: requests} on an x axis of *labels* (one per bucket).
+
+    Keys with no requests get no chart. The filled skeleton is shared by every row (a shallow copy each: the
+    specs are only serialised), so a few hundred rows cost a few hundred small dicts, not as many builds.
+    """
+    base = build(_trend_sparkline, {}, {"domain": [-0.5, len(labels) - 0.5]}, unit, padding=0,
+                 usermeta={"embedOptions": {"actions": False}})
+    out = {}
+    for key, buckets in series.items():
+        if not buckets:
+            continue
+        # Short field names: these rows travel once per table row.
+        rows = [{"b": labels[i], "n": n, "x": i - 0.4, "x2": i + 0.4} for i, n in sorted(buckets.items()) if n]
+        out[key] = {**base, "datasets": {TREND_DATASET: rows}}
+    return out

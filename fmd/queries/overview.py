@@ -1,7 +1,8 @@
 """The overview table: one row per endpoint with hit counts, percentiles, error rate and last request.
 
-Counts come from ``rollup_day`` in one pass (conditional sums) plus the hours of at most two partial days,
-percentiles from the duration histograms (see ``_histograms``): never from raw request rows. The endpoint
+The fixed-window counts (today, 7 days, all time) come from ``rollup_day`` in one pass (conditional sums) plus
+the hours of at most two partial days; everything over the chosen range (requests per bucket, 5xx share,
+percentiles, the change of p95) from ``trends``, in a fixed number of rollup reads: never from raw request rows. The endpoint
 list is small (one row per route), so the name filter and the sorting happen here in Python: every column
 sorts the same way on every database.
 """
@@ -15,13 +16,14 @@ from sqlalchemy import (ColumnElement, Connection, Select, Table, case, func, li
                         select)
 
 from ..store.models import Tables
-from ._histograms import by_first, histograms, percentiles
 from .exceptions import open_groups_by_endpoint
+from .trends import Headline, trends
 from ._range import DatePeriod, ceil_day, floor_hour, local_midnight_utc, local_today
 
-#: Sortable columns, in table order: key -> how a row's value is read.
-SORT_KEYS = ("name", "level", "today", "week", "total", "median", "p95", "errors", "last", "exceptions")
-#: The window of the percentile and error-rate columns (local days ending today).
+#: Sortable columns, in table order. "requests", "median", "p95", "change" and "errors" follow the chosen range.
+SORT_KEYS = ("name", "level", "today", "week", "total", "requests", "median", "p95", "change", "errors", "last",
+             "exceptions")
+#: The default range of the range columns (local days ending today) and the window of the "week" column.
 STATS_DAYS = 7
 
 
@@ -53,7 +55,7 @@ def filter_endpoints(rows: list[dict], needle: str) -> list[dict]:
 
 def hit_counts(conn: Connection, t: Tables, today_start: datetime, week_start: datetime,
                endpoint_ids: Sequence[int] | None = None) -> dict[int, dict[str, int]]:
-    """endpoint id -> hits today, since *week_start*, all time, and 5xx since *week_start*.
+    """endpoint id -> hits today, since *week_start* and all time.
 
     "Since a moment" is the whole UTC days from the next midnight on (``rollup_day``, one pass over the daily
     rows, which also gives "all time") plus the hours before that midnight (``rollup_hour``, at most a day).
@@ -65,12 +67,11 @@ def hit_counts(conn: Connection, t: Tables, today_start: datetime, week_start: d
     def add(stmt: Select, table: Table) -> None:
         if ids is not None:
             stmt = stmt.where(table.c.endpoint_id.in_(ids))
-        for eid, total, week, today, errors in conn.execute(stmt.group_by(table.c.endpoint_id)):
-            c = out.setdefault(eid, {"total": 0, "week": 0, "today": 0, "errors_week": 0})
+        for eid, total, week, today in conn.execute(stmt.group_by(table.c.endpoint_id)):
+            c = out.setdefault(eid, {"total": 0, "week": 0, "today": 0})
             c["total"] += int(total or 0)
             c["week"] += int(week or 0)
             c["today"] += int(today or 0)
-            c["errors_week"] += int(errors or 0)
 
     d = t.rollup_day
     add(_sums(d, d.c.day >= week_day, d.c.day >= today_day, func.sum(d.c["count"])), d)
@@ -86,48 +87,55 @@ def _between(column: ColumnElement, start: datetime, end: datetime) -> ColumnEle
 
 
 def _sums(table: Table, week: ColumnElement, today: ColumnElement, total: ColumnElement) -> Select:
-    """SELECT endpoint_id, total, week, today and 5xx-in-week sums of one counter table."""
+    """SELECT endpoint_id, total, week and today sums of one counter table."""
     n = table.c["count"]
-    return select(table.c.endpoint_id, total, func.sum(case((week, n), else_=0)),
-                  func.sum(case((today, n), else_=0)),
-                  func.sum(case(((table.c.status_code >= 500) & week, n), else_=0)))
+    return select(table.c.endpoint_id, total, func.sum(case((week, n), else_=0)), func.sum(case((today, n), else_=0)))
 
 
-def overview_rows(conn: Connection, t: Tables, now: datetime, tz: str, needle: str = "",
-                  endpoint_ids: Sequence[int] | None = None) -> list[dict]:
-    """The overview's rows for the endpoints whose name contains *needle* (and among *endpoint_ids*), unsorted.
+def overview(conn: Connection, t: Tables, now: datetime, tz: str, period: DatePeriod | None = None,
+             needle: str = "", endpoint_ids: Sequence[int] | None = None) -> tuple[list[dict], Headline]:
+    """The overview's rows for the endpoints whose name contains *needle* (and among *endpoint_ids*), unsorted,
+    and the headline figures of those endpoints over *period* (default: the last STATS_DAYS local days).
 
-    Each row: id, name, level, today, week, total (hits), median and p95 (seconds, last STATS_DAYS local
-    days, None without requests), errors (share of 5xx in those days, None without requests), last (UTC),
-    exceptions (open exception groups with an occurrence on the endpoint, any time).
+    Each row: id, name, level, today, week, total (hits), last (UTC), exceptions (open exception groups with an
+    occurrence on the endpoint, any time), and over *period*: requests, buckets (bucket index of
+    ``period.edges()`` -> requests, non-zero only), median and p95 (seconds, None without requests), errors
+    (share of 5xx, None without requests), p95_previous (the previous period's) and change (p95 / p95_previous
+    - 1, None when either is missing).
     """
+    period = period or DatePeriod.last_days(STATS_DAYS, now, tz)
     rows = filter_endpoints(endpoints(conn, t), needle)
     if endpoint_ids is not None:
         wanted = set(endpoint_ids)
         rows = [r for r in rows if r["id"] in wanted]
     if not rows:
-        return []
+        return [], trends(conn, t, period, []).headline
     ids = [r["id"] for r in rows]
+    everything = not needle and endpoint_ids is None
     today = local_today(now, tz)
-    period = DatePeriod.last_days(STATS_DAYS, now, tz)
     today_start = floor_hour(local_midnight_utc(today, tz))
-    week_start = period.utc.start
+    week_start = DatePeriod.last_days(STATS_DAYS, now, tz).utc.start
     # Without a filter every endpoint is wanted: a plain scan beats a long IN list on the rollup table.
-    counts = hit_counts(conn, t, today_start, week_start, ids if needle or endpoint_ids is not None else None)
-    hists = by_first(histograms(conn, t, period.utc, ids))
+    counts = hit_counts(conn, t, today_start, week_start, None if everything else ids)
+    found = trends(conn, t, period, ids, every_endpoint=everything)
     # One grouped read of the (small) exception tables, whatever the number of endpoints or requests.
     opened = open_groups_by_endpoint(conn, t)
     out = []
     for row in rows:
         c = counts.get(row["id"], {})
-        qs = percentiles(hists.get(row["id"]), (0.5, 0.95))
-        week = c.get("week", 0)
+        tr = found.endpoints[row["id"]]
         out.append({"id": row["id"], "name": row["name"], "level": row["level"], "today": c.get("today", 0),
-                    "week": week, "total": c.get("total", 0), "median": qs[0] if qs else None,
-                    "p95": qs[1] if qs else None,
-                    "errors": c.get("errors_week", 0) / week if week else None, "last": row["last"],
+                    "week": c.get("week", 0), "total": c.get("total", 0), "requests": tr.requests,
+                    "buckets": tr.buckets, "median": tr.median, "p95": tr.p95, "errors": tr.error_rate,
+                    "p95_previous": tr.p95_previous, "change": tr.p95_change, "last": row["last"],
                     "exceptions": opened.get(row["id"], 0)})
-    return out
+    return out, found.headline
+
+
+def overview_rows(conn: Connection, t: Tables, now: datetime, tz: str, needle: str = "",
+                  endpoint_ids: Sequence[int] | None = None, period: DatePeriod | None = None) -> list[dict]:
+    """The rows of ``overview`` alone."""
+    return overview(conn, t, now, tz, period, needle, endpoint_ids)[0]
 
 
 def sort_rows(rows: list[dict], key: str, descending: bool = False) -> list[dict]:

@@ -13,6 +13,12 @@ medians and of the CPU-time medians (robust when other processes share the machi
 verdict against the targets (every URL <= 100 ms at 1M; at 3M none more than 25% slower).
 Not collected by pytest (the file name does not start with ``test_``).
 
+    python tests/benchmarks/pages.py --database postgresql+psycopg://postgres@127.0.0.1:5432/test [--size 1000000]
+
+The overview on a database server (PostgreSQL, MariaDB): seeds ``--size`` requests once into tables named
+``fmd_bench_<size>_*`` (kept for later runs; reseeded on a new UTC day or with ``--rebuild``) and times only
+OVERVIEW_URLS (page and htmx fragment), printing one JSON line like the wide scenario's.
+
     python tests/benchmarks/pages.py --wide [--endpoints 200] [--months 12] [--tz UTC] [--rounds 15] [--rebuild]
 
 The "wide" scenario: many endpoints and a long history, where a page that reads hourly rollups for "all time"
@@ -48,9 +54,13 @@ TARGET_MS = 100.0
 TARGET_RATIO = 1.25
 CACHE = ROOT / "tmp" / "cache"
 #: Extra URLs beyond the argument-free GET routes (which are found in the URL map).
-EXTRA = ["/overview?sort=p95&dir=desc", "/overview?sort=total&dir=desc&q=api", "/overview?sort=last&dir=asc",
+EXTRA = ["/overview?sort=p95&dir=desc", "/overview?last=24h", "/overview?last=30d&sort=change&dir=desc",
+         "/overview?last=1h", "/overview?days=90", "/overview?sort=total&dir=desc&q=api", "/overview?sort=last&dir=asc",
          "/hourly/chart?days=30", "/versions/chart?days=30", "/daily/chart?days=30",
          "/performance/chart?days=30", "/status-codes/chart?days=30", "/daily.csv?days=30"]
+#: The overview in every shape issue 12 gave it: default range, rolling ranges, sorted by change, filtered.
+OVERVIEW_URLS = ["/overview", "/overview?last=24h", "/overview?last=30d", "/overview?last=30d&sort=change&dir=desc",
+                 "/overview?last=1h", "/overview?days=90", "/overview?sort=p95&dir=desc&q=api"]
 #: Routes that change state or end the session even on GET-less methods: never timed.
 SKIP_ENDPOINTS = {"static", "auth.logout", "auth.login"}
 
@@ -141,7 +151,12 @@ def main() -> None:
     parser.add_argument("--endpoints", type=int, default=200, help="endpoints in the wide scenario")
     parser.add_argument("--months", type=int, default=12, help="months of history in the wide scenario")
     parser.add_argument("--tz", default="UTC", help="the dashboard's TIMEZONE in the wide scenario")
+    parser.add_argument("--database", help="time the overview on this database server URL instead (see above)")
+    parser.add_argument("--size", type=int, default=1_000_000, help="requests seeded with --database")
     opts = parser.parse_args()
+    if opts.database:
+        run_server(opts)
+        return
     if opts.wide:
         run_wide(opts)
         return
@@ -312,6 +327,63 @@ def run_wide(opts: argparse.Namespace) -> None:
     worst = max(p["ms"] for p in pages.values())
     print(json.dumps({"benchmark": "pages-wide", "endpoints": opts.endpoints, "months": opts.months, "tz": opts.tz,
                       "rounds": opts.rounds, "rows": rows, "load_average": [round(x, 2) for x in os.getloadavg()],
+                      "pages": pages, "max_ms": worst, "target_ms": TARGET_MS, "ok_ms": worst <= TARGET_MS}))
+    app.extensions["fmd"].close(5)
+
+
+# ------------------------------------------------------------------------------------------- database servers
+
+def server_app(url: str, size: int, days: int, rebuild: bool) -> Flask:
+    """An app on *url* whose tables (prefix ``fmd_bench_<size>_``) hold *size* demo requests seeded today."""
+    from sqlalchemy import select
+
+    from fmd.store.seed import seed_demo
+
+    prefix = f"fmd_bench_{size}_"
+    app = Flask(f"bench-server-{size}")
+    state = fmd.bind(app, database=url, table_prefix=prefix, enable_logging=False)
+    store = state.store
+    store.ensure_schema()
+    t = store.tables
+    today = datetime.now(timezone.utc).date()
+    with store.read() as conn:
+        newest = conn.execute(select(t.endpoint.c.last_requested).order_by(t.endpoint.c.last_requested.desc())
+                              .limit(1)).scalar()
+    if rebuild or newest is None or newest.date() != today:
+        if newest is not None:
+            state.close(5)
+            from fmd.store.models import tables_for
+            from fmd.store.engine import make_engine
+
+            engine = make_engine(url)
+            tables_for(prefix).metadata.drop_all(engine)
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {prefix}alembic_version")
+            engine.dispose()
+            return server_app(url, size, days, False)
+        started = time.perf_counter()
+        seed_demo(store, size, days, seed=42)
+        print(f"seeded {size:,} requests in {time.perf_counter() - started:.0f} s -> {url} ({prefix}*)",
+              file=sys.stderr)
+    return app
+
+
+def run_server(opts: argparse.Namespace) -> None:
+    """Time OVERVIEW_URLS on a database server; print one JSON line."""
+    app = server_app(opts.database, opts.size, opts.days, opts.rebuild)
+    client = logged_in(app)
+    pages = {}
+    for url in OVERVIEW_URLS:
+        for htmx in (False, True):
+            time_url(client, url, htmx)  # warm
+            measured = [time_url(client, url, htmx) for _ in range(opts.rounds)]
+            pages[url + (" [htmx]" if htmx else "")] = {
+                "ms": round(statistics.median(t for t, _ in measured), 2),
+                "cpu_ms": round(statistics.median(c for _, c in measured), 2)}
+    worst = max(p["ms"] for p in pages.values())
+    dialect = app.extensions["fmd"].store.engine.dialect.name
+    print(json.dumps({"benchmark": "pages-overview", "database": dialect, "requests": opts.size, "days": opts.days,
+                      "rounds": opts.rounds, "load_average": [round(x, 2) for x in os.getloadavg()],
                       "pages": pages, "max_ms": worst, "target_ms": TARGET_MS, "ok_ms": worst <= TARGET_MS}))
     app.extensions["fmd"].close(5)
 

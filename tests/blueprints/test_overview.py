@@ -146,13 +146,15 @@ def test_unknown_endpoint_is_a_404(admin) -> None:  # noqa: ANN001
 
 
 def test_bulk_sets_every_endpoint_matching_the_filter(app, admin) -> None:  # noqa: ANN001
-    resp = post(admin, "/overview/level", {"level": "2", "q": "api.", "sort": "total", "dir": "desc"}, htmx=True)
+    confirmed = {"confirm": "yes"}
+    resp = post(admin, "/overview/level", {"level": "2", "q": "api.", "sort": "total", "dir": "desc", **confirmed},
+                htmx=True)
     assert resp.status_code == 200 and "Level 2 set for 2 endpoints." in resp.text
     assert names(resp.text) == ["api.items", "api.item"]
     assert level_of(app, "api.items") == level_of(app, "api.item") == 2
     assert level_of(app, "index") == 1 and level_of(app, EVIL) == 1
-    resp = post(admin, "/overview/level", {"level": "0"})  # no filter: all of them
-    assert resp.status_code == 302 and all(level_of(app, n) == 0 for n in app.ids)
+    resp = post(admin, "/overview/level", {"level": "0", **confirmed})  # no filter: all of them
+    assert resp.status_code == 303 and all(level_of(app, n) == 0 for n in app.ids)
 
 
 def test_endpoint_names_are_text(admin) -> None:  # noqa: ANN001
