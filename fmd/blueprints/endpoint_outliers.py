@@ -23,6 +23,7 @@ from typing import Any, Mapping
 from flask import Blueprint, Response, abort, request, url_for
 from sqlalchemy import Connection
 
+from ..charts import tables
 from ..charts.outliers import cpu_chart, memory_chart
 from ..queries import outliers as q
 from ..queries._range import DatePeriod, utcnow
@@ -110,6 +111,7 @@ def panel(conn: Connection, t: Tables, endpoint: dict, period: DatePeriod, args:
         "first_url": page_url(1), "last_url": page_url(pages),
         "cpu_spec": cpu_chart(cpu) if cpu else None,
         "memory_spec": memory_chart(memory, period.tz) if memory else None,
+        "cpu_table": tables.for_outliers_cpu(cpu), "memory_table": tables.for_outliers_memory(memory, period.tz),
         "charted": len(resources), "chart_limit": q.CHART_LIMIT, "download_limit": q.DOWNLOAD_LIMIT,
         "csv_url": url_for("endpoint_outliers.download_csv", endpoint_id=eid, **period_args(period)),
         "json_url": url_for("endpoint_outliers.download_json", endpoint_id=eid, **period_args(period)),

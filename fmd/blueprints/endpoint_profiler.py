@@ -26,6 +26,7 @@ from typing import Any, Mapping
 from flask import Blueprint, Response, abort, request, url_for
 from sqlalchemy import Connection
 
+from ..charts import tables
 from ..charts.flame import diff_chart, icicle_chart
 from ..charts.sunburst import sunburst_chart
 from ..instrument.tracebacks import AppCode
@@ -270,7 +271,7 @@ def diff(endpoint_id: int) -> Response:
         trees_mod = _trees()
         rows = trees_mod.diff(sides[0]["merged"], sides[1]["merged"], sides[0]["count"], sides[1]["count"])
         grew = [row for row in trees_mod.grew_most(rows) if row["change_self_s"] >= MIN_GROWTH]
-        ctx.update(diff_spec=diff_chart(rows), grew=grew)
+        ctx.update(diff_spec=diff_chart(rows), grew=grew, diff_table=tables.for_profile_diff(rows))
     return page_or_fragment("fmd/endpoint_profiler_diff.html", "fmd/partials/_profile_diff.html", **ctx)
 
 

@@ -103,9 +103,9 @@ class Table:
         return self.total > len(self.rows)
 
 
-def build(rows: Iterable[Mapping], columns: Sequence[Column], caption: str, limit: int = LIMIT,
+def build(rows: Iterable[Mapping], columns: Sequence[Column], caption: str, limit: int | None = None,
           keep: Callable[[Mapping], bool] | None = None) -> Table:
-    """A table of *rows* (those *keep* accepts) with the *columns* the rows have, at most *limit* rows.
+    """A table of *rows* (those *keep* accepts) with the *columns* the rows have, at most *limit* (LIMIT) rows.
 
     A column is kept when the first row has its key (or it computes its value): chart rows gain fields over time,
     and a table should show what is there rather than fail.
@@ -113,7 +113,7 @@ def build(rows: Iterable[Mapping], columns: Sequence[Column], caption: str, limi
     kept = [row for row in rows if keep is None or keep(row)]
     first = kept[0] if kept else {}
     shown = tuple(c for c in columns if c.get is not None or c.key in first) if kept else tuple(columns)
-    body = tuple(tuple(c.cell(row) for c in shown) for row in kept[:limit])
+    body = tuple(tuple(c.cell(row) for c in shown) for row in kept[:LIMIT if limit is None else limit])
     return Table(caption, shown, body, len(kept))
 
 
@@ -133,15 +133,15 @@ def _nonzero(row: Mapping) -> bool:
     return bool(row.get("hits"))
 
 
-#: Per chart kind: (caption, columns, which rows). Hourly load lists only the hours with requests: a 7-day
-#: grid is 168 rows of mostly zeros, and 24 hour columns do not fit a phone.
+#: Per chart kind: (caption, where ``{tz}`` is the time zone; columns; which rows). Hourly load lists only the hours
+#: with requests: a 7-day grid is 168 rows of mostly zeros, and 24 hour columns do not fit a phone.
 KINDS: dict[str, tuple[str, tuple[Column, ...], Callable[[Mapping], bool] | None]] = {
-    "hourly": ("Requests per day and hour (hours without requests left out)", _HOURLY, _nonzero),
+    "hourly": ("Requests per day and hour ({tz}), the hours with requests", _HOURLY, _nonzero),
     "versions": ("Requests per endpoint and version", (_ENDPOINT, Column("version", "Version"), _REQUESTS,
                                                       _num("share", "Share of the endpoint", percent)), None),
-    "daily": ("Requests per endpoint over time", (_DAY, _HOUR, _TIME, _ENDPOINT, _REQUESTS), None),
+    "daily": ("Requests per endpoint over time ({tz})", (_DAY, _HOUR, _TIME, _ENDPOINT, _REQUESTS), None),
     "performance": ("Durations per endpoint", (_ENDPOINT, _REQUESTS, *_BOX), None),
-    "status_codes": ("Responses per endpoint and status code over time",
+    "status_codes": ("Responses per endpoint and status code over time ({tz})",
                      (_ENDPOINT, _DAY, _HOUR, _TIME, Column("status", "Status"), _REQUESTS), None),
     "users": ("Mean duration per user and version", (Column("user", "User"), Column("version", "Version"),
                                                     _REQUESTS, _num("mean_ms", "Mean (ms)", ms)), None),
@@ -149,21 +149,24 @@ KINDS: dict[str, tuple[str, tuple[Column, ...], Callable[[Mapping], bool] | None
                                                         _REQUESTS, _num("mean_ms", "Mean (ms)", ms)), None),
     "version_performance": ("Durations per version", (Column("version", "Version"), _REQUESTS, *_BOX), None),
     "user_performance": ("Durations per user", (Column("user", "User"), _REQUESTS, *_BOX), None),
-    "endpoint_status": ("Responses per status code over time", (_TIME, Column("status", "Status"), _REQUESTS),
+    "endpoint_status": ("Responses per status code over time ({tz})", (_TIME, Column("status", "Status"), _REQUESTS),
                         None),
 }
 
 
-def for_kind(kind: str, rows: Sequence[Mapping], caption: str | None = None) -> Table:
-    """The table of one chart kind (a key of KINDS) from its chart rows; *caption* replaces the default."""
-    default, columns, keep = KINDS[kind]
-    return build(rows, columns, caption or default, keep=keep)
+def for_kind(kind: str, rows: Sequence[Mapping], tz: str, about: str = "") -> Table:
+    """The table of one chart kind (a key of KINDS) from its chart rows; *about* (e.g. an endpoint) leads the
+    caption."""
+    caption, columns, keep = KINDS[kind]
+    caption = caption.format(tz=tz)
+    if about:
+        caption = f"{about}: {caption[0].lower()}{caption[1:]}"
+    return build(rows, columns, caption, keep=keep)
 
 
 def for_app_chart(name: str, rows: Sequence[Mapping], tz: str) -> Table:
     """The table of an application-wide chart page (hourly, versions, daily, performance, status_codes)."""
-    default, _, _ = KINDS[name]
-    return for_kind(name, rows, f"{default} ({tz})" if name in ("hourly", "daily", "status_codes") else default)
+    return for_kind(name, rows, tz)
 
 
 #: Endpoint tabs whose table kind differs from the tab's name.
@@ -175,9 +178,7 @@ def for_endpoint_tab(name: str, rows: Sequence[Mapping], endpoint: str, tz: str)
     kind = _ENDPOINT_KINDS.get(name, name)
     if kind not in KINDS:
         return None
-    default, _, _ = KINDS[kind]
-    local = f" ({tz})" if kind in ("hourly", "endpoint_status") else ""
-    return for_kind(kind, rows, f"{endpoint}: {default[0].lower()}{default[1:]}{local}")
+    return for_kind(kind, rows, tz, about=endpoint)
 
 
 def _local(key: str, tz: str, fmt: str = "%Y-%m-%d %H:%M:%S") -> Callable[[Mapping], str | None]:
@@ -222,3 +223,17 @@ def for_outliers_memory(rows: Sequence[Mapping], tz: str) -> Table:
                _num("rss_mb", "Process RSS (MB)", one_decimal), _num("system_percent", "System memory used (%)",
                                                                      one_decimal))
     return build(rows, columns, "Memory when the outliers were captured")
+
+
+def for_profile_diff(rows: Sequence[Mapping]) -> Table:
+    """Every frame of a profile comparison (``fmd.trees.diff`` rows, depth first): time and share before/after."""
+    def indented(row: Mapping) -> str:  # no-break spaces: HTML would fold plain ones
+        return "\u00a0\u00a0" * int(row.get("depth") or 0) + str(row["label"])
+
+    columns = (Column("label", "Frame", get=indented), _num("depth", "Depth"),
+               _num("base_mean", "Before (ms per request)", ms), _num("other_mean", "After (ms per request)", ms),
+               _num("change_s", "Change (ms)", ms), _num("base_share", "Share before", percent),
+               _num("other_share", "Share after", percent))
+    seconds = ("base_mean", "other_mean", "change_s")
+    in_ms = [{**row, **{k: row[k] * 1000 for k in seconds if row.get(k) is not None}} for row in rows]
+    return build(in_ms, columns, "Frames before and after, depth first")
