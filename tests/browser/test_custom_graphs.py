@@ -58,8 +58,8 @@ def test_the_range_control_keeps_the_page(page, graphs, login) -> None:  # noqa:
     page.goto(graphs.dashboard + "/custom-graphs")
     page.locator(DRAWN).first.wait_for()
     page.evaluate("window.fmdMarker = 'same page'")
-    page.click(".fmd-quick a:has-text('30 days')")
-    page.wait_for_url("**/custom-graphs?days=30")
+    page.click(".fmd-quick a:has-text('30 d')")
+    page.wait_for_url("**/custom-graphs?last=30d")
     page.wait_for_function(f"document.querySelectorAll({DRAWN!r}).length >= 2")
     assert page.evaluate("window.fmdMarker") == "same page"
     page.fill("input[name=start]", "2001-01-01")

@@ -59,8 +59,8 @@ def test_every_tab_draws_its_chart(admin_page, live_dashboard) -> None:  # noqa:
 
     page.click("#fmd-tab-versions")  # (the last chart tab: the range control below reloads it)
     page.wait_for_url("**/endpoint/*/versions?start=*")
-    page.click("#fmd-range .fmd-quick a:has-text('30 days')")
-    page.wait_for_url("**/versions?days=30")
+    page.click("#fmd-range .fmd-quick a:has-text('30 d')")
+    page.wait_for_url("**/versions?last=30d")
     page.locator("#fmd-tab-panel[data-tab='versions'] #fmd-versions-table").wait_for()
     page.fill("#fmd-range input[name=start]", "2001-01-01")
     page.fill("#fmd-range input[name=end]", "2001-01-07")
