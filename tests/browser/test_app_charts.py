@@ -38,8 +38,8 @@ def test_range_change_redraws_and_stays_in_the_url(admin_page, live_dashboard) -
     page.goto(live_dashboard.dashboard + "/daily")
     page.locator(DRAWN).first.wait_for()
     page.evaluate("window.fmdMarker = 'same page'")
-    page.click(".fmd-quick a:has-text('30 days')")
-    page.wait_for_url("**/daily?days=30")
+    page.click(".fmd-quick a:has-text('30 d')")
+    page.wait_for_url("**/daily?last=30d")
     page.locator(DRAWN).first.wait_for()
     assert page.evaluate("window.fmdMarker") == "same page"
     start = page.locator("input[name=start]").input_value()
@@ -49,7 +49,7 @@ def test_range_change_redraws_and_stays_in_the_url(admin_page, live_dashboard) -
     page.wait_for_url("**/daily?start=2001-01-01&end=2001-01-07")
     page.locator(".fmd-empty", has_text="No requests were recorded from 2001-01-01 to 2001-01-07").wait_for()
     page.go_back()
-    page.wait_for_url("**/daily?days=30")
+    page.wait_for_url("**/daily?last=30d")
     page.locator(DRAWN).first.wait_for()
     assert page.locator("input[name=start]").input_value() == start
 
