@@ -28,9 +28,9 @@ def count(value: Any) -> str:
 def ms(value: Any) -> str:
     """Milliseconds with the decimals that matter at their size: "0.42", "8.25", "83.2", "1,234"."""
     v = float(value)
-    if abs(v) >= 100:
+    if abs(round(v, 1)) >= 100:
         return f"{v:,.0f}"
-    if abs(v) >= 10:
+    if abs(round(v, 2)) >= 10:
         return f"{v:.1f}"
     return f"{v:.2f}"
 
@@ -38,10 +38,13 @@ def ms(value: Any) -> str:
 def short_duration(value_ms: Any) -> str:
     """A duration in ms as a short label with its unit: "0.42 ms", "8.3 ms", "83 ms", "1.2 s", "75 s"."""
     v = float(value_ms)
+    # Thresholds on the rounded value, so 9.96 reads "10 ms", not "10.0 ms", and 999.6 reads "1.0 s".
+    if round(v, 2) < 1:
+        return f"{v:.2f} ms"
+    if round(v, 1) < 10:
+        return f"{v:.1f} ms"
     if round(v) < 1000:
-        if v < 1:
-            return f"{v:.2f} ms"
-        return f"{v:.1f} ms" if v < 10 else f"{v:.0f} ms"
+        return f"{v:.0f} ms"
     seconds = v / 1000
     return f"{seconds:.1f} s" if round(seconds, 1) < 10 else f"{seconds:,.0f} s"
 

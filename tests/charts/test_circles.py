@@ -85,7 +85,7 @@ def test_users_by_version_is_a_heatmap_with_the_mean_printed_in_each_cell() -> N
     assert all_specs()["ips"]["encoding"]["y"]["field"] == "ip"
 
 
-@pytest.mark.parametrize("ms, label", [(0.42, "0.42 ms"), (8.25, "8.2 ms"), (83.4, "83 ms"), (113, "113 ms"),
+@pytest.mark.parametrize("ms, label", [(0.42, "0.42 ms"), (0.996, "1.0 ms"), (8.25, "8.2 ms"), (9.96, "10 ms"), (83.4, "83 ms"), (113, "113 ms"),
                                        (999.6, "1.0 s"), (1234, "1.2 s"), (9960, "10 s"), (75_300, "75 s"),
                                        (1_234_000, "1,234 s")])
 def test_cell_labels_are_short_durations_with_their_unit(ms: float, label: str) -> None:

@@ -17,7 +17,7 @@ def labels(table: tables.Table) -> list[str]:
 
 @pytest.mark.parametrize("fmt, value, text", [
     (tables.count, 1234567, "1,234,567"), (tables.ms, 0.4249, "0.42"), (tables.ms, 8.256, "8.26"),
-    (tables.ms, 83.24, "83.2"), (tables.ms, 1234.4, "1,234"), (tables.percent, 0.1234, "12.3 %"),
+    (tables.ms, 83.24, "83.2"), (tables.ms, 9.996, "10.0"), (tables.ms, 99.96, "100"), (tables.ms, 1234.4, "1,234"), (tables.percent, 0.1234, "12.3 %"),
     (tables.percent, 1, "100.0 %"), (tables.number, 1234.5678, "1,234.57"), (tables.number, 0.000123, "0.000123"),
     (tables.hour, 7, "07:00"), (tables.hour, "2024-03-05 14:00", "2024-03-05 14:00"),
     (tables.short_duration, 83.4, "83 ms"), (tables.short_duration, 1234, "1.2 s")])
