@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
+from html import unescape as html_unescape
 
 import pytest
 
@@ -190,3 +192,144 @@ def test_exceptions_column_links_to_the_endpoint_tab(app, admin) -> None:  # noq
     assert "/exceptions" not in index_row and re.search(r'fmd-exc-count">–</td>', index_row)  # resolved only
     desc = names(admin.get(PREFIX + "/overview?sort=exceptions&dir=desc").text)
     assert desc[0] == "api.item"
+
+
+# ------------------------------------------------------------------------------- issue 12: range, trends, bulk
+def bulk(admin, level: str, confirm: bool = False, htmx: bool = True, **fields):  # noqa: ANN001, ANN003, ANN201
+    data = {"level": level, **fields, **({"confirm": "yes"} if confirm else {})}
+    return post(admin, "/overview/level", data, htmx=htmx)
+
+
+def test_bulk_asks_for_a_confirmation_stating_the_count(app, admin) -> None:  # noqa: ANN001
+    post(admin, f"/overview/level/{app.ids['api.item']}", {"level": "2"}, htmx=True)
+    resp = bulk(admin, "2", q="api.", last="24h")
+    assert resp.status_code == 200 and "<html" not in resp.text
+    assert resp.headers["HX-Retarget"] == "#fmd-bulk" and resp.headers["HX-Reswap"] == "outerHTML"
+    text = " ".join(resp.text.split())
+    assert "Set 1 endpoint to level 2 · + outliers?" in text
+    assert "2 endpoints match the filter “api.”: 1 changes to level 2 · + outliers, 1 is already at level 2." in text
+    assert "Yes, set 1 endpoint to level 2 · + outliers</button>" in text
+    for hidden in ('name="confirm" value="yes"', 'name="expected" value="2"', 'name="last" value="24h"',
+                   'name="q" value="api."', 'name="level" value="2"', 'name="csrf_token"'):
+        assert hidden in resp.text, hidden
+    assert 'href="/dashboard/overview?q=api.&amp;last=24h"' in resp.text  # Cancel keeps filter and range
+    assert level_of(app, "api.items") == 1  # nothing changed yet
+
+    done = bulk(admin, "2", confirm=True, q="api.", last="24h", expected="2")
+    assert done.status_code == 200 and done.text.lstrip().startswith('<section id="fmd-overview"')
+    assert "Level 2 set for 2 endpoints." in done.text and level_of(app, "api.items") == 2
+
+
+def test_bulk_level_zero_warns_and_a_changed_set_is_confirmed_again(app, admin) -> None:  # noqa: ANN001
+    resp = bulk(admin, "0")
+    assert "Set 4 endpoints to level 0 · off?" in resp.text and "turns monitoring off" in resp.text
+    stale = bulk(admin, "0", confirm=True, expected="3")  # the page showed 3; there are 4 now
+    assert "matching the filter changed" in stale.text and 'name="expected" value="4"' in stale.text
+    assert all(level_of(app, n) == 1 for n in app.ids)
+    same = bulk(admin, "1")
+    assert "is already at level 1 · timing" in same.text and "Yes, set" not in same.text
+
+
+def test_bulk_without_javascript_confirms_on_a_page_then_redirects(app, admin) -> None:  # noqa: ANN001
+    page = bulk(admin, "3", htmx=False, q="index", sort="total", dir="desc")
+    assert page.status_code == 200 and "<html" in page.text and "HX-Retarget" not in page.headers
+    assert "Set 1 endpoint to level 3 · + profiler?" in page.text and 'method="post"' in page.text
+    assert level_of(app, "index") == 1
+    done = bulk(admin, "3", confirm=True, htmx=False, q="index", sort="total", dir="desc", expected="1")
+    assert done.status_code == 303 and level_of(app, "index") == 3
+    location = done.headers["Location"]
+    assert location == PREFIX + "/overview?q=index&sort=total&dir=desc&bulk_level=3&bulk_count=1"
+    notice = admin.get(location).text
+    assert '<p class="fmd-notice" role="status">Level 3 set for 1 endpoint.</p>' in notice
+    assert "bulk_level" not in notice.split("fmd-notice")[1]  # links do not carry the notice on
+    for query in ("bulk_level=9&bulk_count=1", "bulk_level=1&bulk_count=x", "bulk_count=5"):
+        assert admin.get(PREFIX + "/overview?" + query).status_code == 400, query
+
+
+def test_bulk_select_starts_without_a_level(admin) -> None:  # noqa: ANN001
+    html = admin.get(PREFIX + "/overview").text
+    assert '<select id="fmd-bulk-level" name="level" required>' in html
+    assert '<option value="" disabled selected>choose a level…</option>' in html
+    assert "hx-confirm" not in html
+
+
+def test_range_and_refresh_stay_in_every_link_and_form(admin) -> None:  # noqa: ANN001
+    html = admin.get(PREFIX + "/overview?last=24h&q=api&sort=week&dir=desc&refresh=60").text
+    kept = "last=24h&amp;refresh=60"
+    assert f'href="/dashboard/overview?q=api&amp;sort=week&amp;{kept}"' in html  # the current column flips
+    assert f'href="/dashboard/overview?q=api&amp;sort=change&amp;dir=desc&amp;{kept}"' in html
+    assert '<input type="hidden" form="fmd-filter" name="last" value="24h">' in html
+    assert '<input type="hidden" form="fmd-filter" name="refresh" value="60">' in html
+    level_forms = re.findall(r'<form class="fmd-inline fmd-level".*?</form>', html, re.S)
+    assert level_forms and all('name="last" value="24h"' in f and 'name="refresh" value="60"' in f
+                               for f in level_forms)
+    bulk_form = re.search(r'<form id="fmd-bulk".*?</form>', html, re.S).group(0)
+    assert 'name="last" value="24h"' in bulk_form and 'name="q" value="api"' in bulk_form
+    # Quick ranges keep filter, sort and refresh; refresh choices keep the range.
+    assert 'href="/dashboard/overview?last=7d&amp;q=api&amp;sort=week&amp;dir=desc&amp;refresh=60"' in html
+    assert 'href="/dashboard/overview?q=api&amp;sort=week&amp;dir=desc&amp;last=24h&amp;refresh=30"' in html
+    # A plain level post goes back to the same view.
+    resp = post(admin, f"/overview/level/{admin.application.ids['index']}",
+                {"level": "2", "q": "ind", "last": "24h", "refresh": "60"})
+    assert resp.headers["Location"] == PREFIX + "/overview?q=ind&last=24h&refresh=60"
+
+
+def test_auto_refresh_polls_the_same_url(admin) -> None:  # noqa: ANN001
+    off = admin.get(PREFIX + "/overview").text
+    assert "fmd-poller" not in off and 'http-equiv="refresh"' not in off
+    page = admin.get(PREFIX + "/overview?refresh=30&last=6h&sort=p95").text
+    poller = re.search(r'<div class="fmd-poller".*?</div>', page, re.S).group(0)
+    assert 'hx-get="/dashboard/overview?sort=p95&amp;last=6h&amp;refresh=30"' in poller
+    assert 'hx-trigger="every 30s [' in poller and 'hx-target="#fmd-overview"' in poller
+    assert '<noscript><meta http-equiv="refresh" content="30"></noscript>' in page
+    frag = admin.get(PREFIX + "/overview?refresh=300", headers={"HX-Request": "true"}).text
+    assert "every 300s" in frag  # the swapped section keeps polling
+
+
+def test_bad_range_and_refresh_are_a_400(admin) -> None:  # noqa: ANN001
+    for query, message in (("refresh=7", "refresh must be one of"), ("refresh=abc", "refresh must be one of"),
+                           ("last=5x", "last must be"), ("sort=delta", "sort must be one of"),
+                           ("start=2024-02-30", "start is not a real date")):
+        resp = admin.get(PREFIX + "/overview?" + query)
+        assert resp.status_code == 400 and message in resp.text, query
+
+
+def test_headline_and_trend_columns(app, admin) -> None:  # noqa: ANN001
+    html = admin.get(PREFIX + "/overview?last=24h").text
+    strip = " ".join(re.search(r'<div class="fmd-headline".*?</p>\s*</div>', html, re.S).group(0).split())
+    # 120 requests in the last minute, 2 of them 5xx; nothing before to compare with.
+    assert '<span class="fmd-figure">120</span>' in strip and '<span class="fmd-figure">1.7 %</span>' in strip
+    assert strip.count('class="fmd-change fmd-muted"') == 3 and "the 24 hours before (" in strip
+    row = re.search(rf'<tr id="fmd-endpoint-{app.ids["api.item"]}".*?</tr>', html, re.S).group(0)
+    spec = json.loads(html_unescape(re.search(r'<script type="application/json">(.*?)</script>', row, re.S).group(1)))
+    assert spec["usermeta"] == {"embedOptions": {"actions": False}} and spec["encoding"]["tooltip"][0]["title"] == "Hour"
+    assert [r["n"] for r in spec["datasets"]["trend"]] == [10]  # one hourly bucket holds all ten
+    assert '<span class="fmd-trend-total">10</span>' in row
+    assert 'data-sort="change">Δ p95</a>' in html
+
+
+def test_sort_by_change_puts_endpoints_without_a_comparison_last(make_app, sqlite_url) -> None:  # noqa: ANN001
+    app = dashboard(make_app, sqlite_url)
+    now = time.time() - 60
+    week = 8 * 86400  # in the previous 7 days of the default range
+    records = [("slower", 0.010, now - week, 200), ("slower", 0.020, now, 200),
+               ("faster", 0.020, now - week, 200), ("faster", 0.010, now, 200), ("new", 0.5, now, 200)]
+    record(app.extensions["fmd"].store, records)
+    admin = logged_in(app)
+    desc = admin.get(PREFIX + "/overview?sort=change&dir=desc").text
+    asc = admin.get(PREFIX + "/overview?sort=change&dir=asc").text
+    assert names(desc) == ["slower", "faster", "new"] and names(asc) == ["faster", "slower", "new"]
+    assert re.search(r'fmd-delta fmd-bad"\s+title="p95 [^"]+ before, [^"]+ now">\+', desc)
+    assert re.search(r'fmd-delta fmd-ok"\s+title="p95 [^"]+ before, [^"]+ now">−', desc)
+    assert re.search(r'<td class="num fmd-delta">–</td>', desc)
+
+
+def test_level_change_says_saved_and_resets_on_error(app, admin) -> None:  # noqa: ANN001
+    page = admin.get(PREFIX + "/overview").text
+    assert "fmd-saved" not in page and 'hx-on::response-error="this.form.reset()"' in page
+    row = post(admin, f"/overview/level/{app.ids['index']}", {"level": "3", "last": "6h"}, htmx=True).text
+    assert '<span role="status" class="fmd-saved">Saved</span>' in row and '<option value="3" selected>' in row
+    assert 'name="last" value="6h"' in row
+    endpoint = post(admin, f"/endpoint/{app.ids['index']}/level", {"level": "2"}, htmx=True).text
+    assert '<span role="status" class="fmd-saved">Saved</span>' in endpoint
+    assert "fmd-saved" not in admin.get(PREFIX + f"/endpoint/{app.ids['index']}").text
