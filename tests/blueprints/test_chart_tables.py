@@ -277,3 +277,23 @@ def test_the_outliers_resource_charts_have_tables(make_app, sqlite_url) -> None:
     assert cpu["rows"][0][4] == "12.0" and cpu["rows"][1][4] == "48.0"  # the median of each core, in %
     assert memory["headers"] == ["Time (UTC)", "Process RSS (MB)", "System memory used (%)"]
     assert [row[1:] for row in memory["rows"]] == [["150.0", "42.5"]] * 3
+
+
+def test_an_exception_sparkline_lists_its_days(make_app, sqlite_url) -> None:  # noqa: ANN001
+    from exception_data import group
+
+    from fmd.queries._range import floor_day
+
+    app = dashboard(make_app, sqlite_url)
+    store = app.extensions["fmd"].store
+    ids = record(store, [], endpoints=["shop.checkout"])
+    today = floor_day(utcnow())
+    gid = group(store, "builtins.KeyError", [(today - timedelta(days=2), ids["shop.checkout"], "1.0", 1234),
+                                             (today, ids["shop.checkout"], "1.1", 5)])
+    html = logged_in(app).get(f"{PREFIX}/exceptions").text
+    row = html[html.index(f'id="fmd-exc-{gid}"'):]
+    [table] = chart_tables(html)  # the only group
+    assert table["caption"] == "Occurrences per UTC day" and table["headers"] == ["UTC day", "Occurrences"]
+    assert table["rows"] == [[(today - timedelta(days=2)).date().isoformat(), "1,234"],
+                             [today.date().isoformat(), "5"]]
+    assert re.search(r'<div class="fmd-chart-view" role="img"\s+aria-label="Occurrences per UTC day', row)
