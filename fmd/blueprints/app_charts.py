@@ -4,6 +4,10 @@ Each page is a date-range control plus a placeholder that loads its chart lazily
 from ``/<page>/chart``; that URL is the chart's fragment for htmx and a whole page otherwise, and
 ``/<page>.csv`` downloads the rows the chart was drawn from. The range (``start``/``end``, local dates in
 TIMEZONE, or ``days``) is kept in every URL.
+
+Charts over time have the range's resolution (per hour up to 72 hours, else per local day). Drill-down: a mark
+that stands for one endpoint links to that endpoint's page with the same range, and a day of the Hourly load
+heatmap to this page narrowed to that day (Vega-Lite ``href``; the links are built here, see ``Drawing``).
 """
 
 from __future__ import annotations
@@ -35,24 +39,65 @@ class AppChart:
     title: str
     intro: str
     query: Callable[..., list[dict]]  #: (conn, tables, period) -> rows
-    draw: Callable[[list[dict], Any], dict]  #: (rows, settings) -> Vega-Lite spec
+    draw: Callable[[list[dict], "Drawing"], dict]  #: (rows, drawing) -> Vega-Lite spec
 
+
+@dataclass(frozen=True)
+class Drawing:
+    """What a chart is drawn with besides its rows: settings, range, and the links of its marks."""
+
+    settings: Any
+    period: DatePeriod
+    page: str  #: the chart page's view name
+
+    @property
+    def grain(self) -> str:
+        return queries.grain(self.period)
+
+    @property
+    def tz(self) -> str:
+        return self.settings.timezone
+
+    def endpoint_links(self, rows: list[dict]) -> dict[int, str]:
+        """endpoint id -> its page with the same range, for the endpoints of *rows* ("other" has no id)."""
+        args = period_args(self.period)
+        ids = {row.get("endpoint_id") for row in rows} - {None}
+        return {e: url_for("endpoint.index", endpoint_id=e, **args) for e in ids}
+
+    def day_links(self, rows: list[dict]) -> dict[str, str]:
+        """local day -> this chart's page narrowed to that day."""
+        return {day: url_for(f".{self.page}", start=day, end=day) for day in {row["day"] for row in rows}}
+
+
+#: Said under every chart whose marks open an endpoint's page.
+_CLICK = " Click an endpoint's mark to open its page with the same range."
+#: Charts over time: their resolution.
+_RESOLUTION = "per hour for ranges up to 72 hours, else per day"
 
 CHARTS = [
-    AppChart("hourly", "Hourly load", "Requests per hour of the day, one row per day, in the dashboard's time zone.",
-             queries.hits_by_hour_of_day, lambda rows, s: heatmap.heatmap_chart(rows, s.timezone)),
+    AppChart("hourly", "Hourly load", "Requests per hour of the day, one row per day, in the dashboard's time zone. "
+             "Click a day to narrow the range to it.",
+             queries.hits_by_hour_of_day,
+             lambda rows, d: heatmap.heatmap_chart(rows, d.tz, day_links=d.day_links(rows))),
     AppChart("versions", "Versions", "Which version of the app served each endpoint's requests: the share per "
-             "version, oldest version on the left. The busiest endpoints by name, the rest together.",
-             queries.hits_by_version, lambda rows, s: versions.versions_chart(rows, s.colors)),
-    AppChart("daily", "Daily load", "Requests per day, stacked per endpoint: the busiest by name, the rest together.",
-             queries.hits_by_day, lambda rows, s: bars.daily_chart(rows, s.colors)),
+             "version, oldest version on the left. The busiest endpoints by name, the rest together." + _CLICK,
+             queries.hits_by_version,
+             lambda rows, d: versions.versions_chart(rows, d.settings.colors, links=d.endpoint_links(rows))),
+    AppChart("daily", "Daily load", f"Requests over time ({_RESOLUTION}), stacked per endpoint: the busiest by name, "
+             "the rest together." + _CLICK, queries.hits_by_day,
+             lambda rows, d: bars.daily_chart(rows, d.settings.colors, grain=d.grain, tz=d.tz,
+                                              links=d.endpoint_links(rows))),
     AppChart("performance", "API performance", "Durations per endpoint from the recorded histograms: the box "
-             "spans the middle half of the requests (p25-p75), the tick is the median, the whiskers p5 and p95.",
-             queries.durations_by_endpoint, lambda rows, s: boxplot.boxplot_chart(rows, s.colors)),
-    AppChart("status_codes", "Status codes", "Responses per day and status code, one chart per endpoint: the "
-             "endpoints with the most errors (4xx/5xx) first, then the busiest, the rest together.",
+             "spans the middle half of the requests (p25-p75), the tick is the median, the whiskers p5 and p95."
+             + _CLICK, queries.durations_by_endpoint,
+             lambda rows, d: boxplot.boxplot_chart(rows, d.settings.colors, links=d.endpoint_links(rows))),
+    AppChart("status_codes", "Status codes", f"Responses per status code over time ({_RESOLUTION}), one chart per "
+             "endpoint: the endpoints with the most errors (4xx/5xx) first, then the busiest, the rest together. "
+             "“no route matched” counts the requests whose URL matched no route of the app (so no endpoint), "
+             "per status code." + _CLICK,
              # Every endpoint's rows: the chart ranks them by errors, so a rarely called failing one stays.
-             partial(queries.status_by_day, top=sys.maxsize), lambda rows, s: bars.status_chart(rows)),
+             partial(queries.status_by_day, top=sys.maxsize),
+             lambda rows, d: bars.status_chart(rows, grain=d.grain, tz=d.tz, links=d.endpoint_links(rows))),
 ]
 BY_NAME = {c.endpoint: c for c in CHARTS}
 
@@ -93,7 +138,7 @@ def _chart(name: str) -> Callable[[], Response]:
     def chart_view() -> Response:
         period, state = _period()
         rows = _rows(chart, period, state)
-        spec = chart.draw(rows, state.settings) if rows else None
+        spec = chart.draw(rows, Drawing(state.settings, period, chart.endpoint)) if rows else None
         return page_or_fragment("fmd/app_chart.html", "fmd/partials/_app_chart.html",
                                 **_ctx(chart, period, state, spec=spec, inline=True))
 

@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 
 from ..charts import boxes, circles, heatmap, status_time
 from ..queries import endpoint as q
-from ..queries._range import DatePeriod, to_local, utcnow
+from ..queries._range import DatePeriod, utcnow
 from ..store.models import Tables
 from ._access import admin_required, get_state, is_admin, login_required
 from ._htmx import is_htmx
@@ -34,21 +34,22 @@ bp = Blueprint("endpoint", __name__)
 
 #: The htmx target id for which a tab URL answers with the whole section instead of only the tabs.
 SECTION = "fmd-endpoint"
-#: Ranges up to this many days show status codes per hour instead of per day.
-HOURLY_STATUS_DAYS = 2
-
 def _hourly(conn: Connection, t: Tables, eid: int, period: DatePeriod) -> tuple[list[dict], None]:
     rows = q.hits_by_hour_of_day(conn, t, eid, period.utc, period.tz)
     return (rows if any(row["hits"] for row in rows) else []), None
 
 
+def _hourly_chart(rows: list[dict], period: DatePeriod) -> dict:
+    """The heatmap; a click on a day opens this tab narrowed to that day."""
+    eid = request.view_args["endpoint_id"]  # type: ignore[index]  # drawn inside this endpoint's view
+    days = {row["day"] for row in rows}
+    links = {day: url_for(".hourly", endpoint_id=eid, start=day, end=day) for day in days}
+    return heatmap.heatmap_chart(rows, period.tz, day_links=links)
+
+
 def _status(conn: Connection, t: Tables, eid: int, period: DatePeriod) -> tuple[list[dict], list[dict]]:
-    if period.days <= HOURLY_STATUS_DAYS:
-        rows = [{**row, "time": to_local(row["time"], period.tz).strftime("%Y-%m-%d %H:00")}
-                for row in q.status_over_time(conn, t, eid, period.utc, period.tz, grain="hour")]
-    else:
-        rows = q.status_over_time(conn, t, eid, period.utc, period.tz)
-    return rows, q.status_table(conn, t, eid, period.utc)
+    # Per hour up to 72 hours, else per local day (DatePeriod.hourly), as on the Status codes page.
+    return q.status_by_bucket(conn, t, eid, period), q.status_table(conn, t, eid, period.utc)
 
 
 def _only(query: Callable[..., list[dict]]) -> Loader:
@@ -57,7 +58,7 @@ def _only(query: Callable[..., list[dict]]) -> Loader:
 
 TABS = [
     Tab("hourly", "Hourly load", "Requests of this endpoint per hour of the day, one row per day, in the dashboard's "
-        "time zone.", _hourly, lambda rows, p: heatmap.heatmap_chart(rows, p.tz)),
+        "time zone. Click a day to narrow the range to it.", _hourly, _hourly_chart),
     Tab("users", "Users × versions", f"Mean duration per user (group_by) and version: the bigger the circle, the "
         f"slower. The {q.TOP} busiest users by name, the rest together as “other”. Per-user figures are kept per "
         "UTC day.", _only(q.users_by_version),
@@ -74,9 +75,10 @@ TABS = [
         f"tick the median, whiskers p5 and p95. The {q.TOP} busiest users by name, the rest together.",
         _only(q.durations_by_user),
         lambda rows, p: boxes.boxes_chart(rows, "user", "User", "Durations per user")),
-    Tab("status_codes", "Status codes", "Responses per status code over time, and the share of each code.",
+    Tab("status_codes", "Status codes", "Responses per status code over time (per hour for ranges up to 72 hours, "
+        "else per day), and the share of each code.",
         _status, lambda rows, p: status_time.status_time_chart(
-            rows, "Responses per status code", "Hour" if p.days <= HOURLY_STATUS_DAYS else "Day"),
+            rows, "Responses per status code", f"{'Hour' if p.hourly else 'Day'} ({p.tz})"),
         "fmd/partials/_endpoint_status.html"),
     Tab("versions", "Versions", "Every version that served this endpoint in the range, oldest first, with the "
         "change of its median against the previous version.", _only(q.versions_table), None,

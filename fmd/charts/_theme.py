@@ -24,6 +24,16 @@ STATUS_SHADES = {2: ("#2e7d32", "#66bb6a", "#1b5e20", "#a5d6a7"),
                  4: ("#ef6c00", "#ffb74d", "#e65100", "#ffcc80", "#bf360c"),
                  5: ("#c62828", "#ef5350", "#8e0000", "#ff8a80")}
 UNKNOWN_STATUS = "#757575"
+#: Fixed colours of the common codes, so a code looks the same on every chart and the ones that matter differ
+#: at a glance: 2xx greens and teal, 3xx blues, 4xx yellows and oranges (404 a bright orange), 5xx reds and
+#: purples (500 a dark red: apart from 404 in hue and in lightness, also for colour-blind readers).
+#: Other codes take a shade of their class from STATUS_SHADES.
+STATUS_COLORS = {"200": "#2e7d32", "201": "#66bb6a", "202": "#a5d6a7", "204": "#00897b", "206": "#4db6ac",
+                 "301": "#1565c0", "302": "#42a5f5", "303": "#90caf9", "304": "#0d47a1", "307": "#5c6bc0",
+                 "308": "#283593",
+                 "400": "#fdd835", "401": "#ffb300", "403": "#8d6e63", "404": "#ff9800", "405": "#ffe082",
+                 "409": "#e65100", "410": "#bcaaa4", "413": "#ffcc80", "422": "#f9a825", "429": "#bf360c",
+                 "500": "#b71c1c", "501": "#f48fb1", "502": "#6a1b9a", "503": "#e53935", "504": "#ab47bc"}
 #: Endpoint colours without a COLORS entry: 12 hues 30 degrees apart, dark and light, readable on white.
 PALETTE = tuple(
     "#{:02x}{:02x}{:02x}".format(*(round(c * 255) for c in colorsys.hls_to_rgb(hue / 12, light, 0.65)))
@@ -75,6 +85,9 @@ def endpoint_scale(rows: Iterable[Mapping[str, Any]], colors: Mapping[str, Itera
 
 
 def status_color(code: str) -> str:
+    """The colour of status *code*: STATUS_COLORS, else a shade of its class, else grey."""
+    if code in STATUS_COLORS:
+        return STATUS_COLORS[code]
     try:
         number = int(code)
     except ValueError:
@@ -86,7 +99,7 @@ def status_color(code: str) -> str:
 
 
 def status_scale(codes: Iterable[str]) -> dict:
-    """Vega-Lite scale {domain, range}: codes sorted numerically, each a shade of its class's hue."""
+    """Vega-Lite scale {domain, range}: codes sorted numerically, each with its ``status_color``."""
     domain = sorted(set(codes), key=lambda c: (len(c), c))
     return {"domain": domain, "range": [status_color(c) for c in domain]}
 
@@ -140,6 +153,13 @@ def steps(count: int, step: int) -> int:
     'Dropping "fit-y" because spec has discrete height' (autosize "fit-x" meets a discrete height).
     """
     return max(1, count) * step
+
+
+def linked(rows: Iterable[Mapping[str, Any]], links: Mapping[Any, str] | None, key: str = "endpoint_id") -> list[dict]:
+    """Copies of *rows*, each with ``href`` = links[row[key]] when there is one (charts encode ``href``: a click
+    on the mark opens it). Rows that stand for no single endpoint ("other", key None) get no link."""
+    links = links or {}
+    return [{**row, "href": links[row.get(key)]} if row.get(key) in links else dict(row) for row in rows]
 
 
 def ranked(rows: Iterable[Mapping[str, Any]], order: list[str]) -> list[dict]:

@@ -1,55 +1,83 @@
-"""Stacked bars over local days: requests per endpoint, and status codes per endpoint."""
+"""Stacked bars over time (one bar per hour or local day): requests per endpoint, status codes per endpoint.
+
+Rows name their bucket under the key *grain* ("hour" or "day", see ``fmd.queries.app.grain``). A row may
+carry an ``href`` (``_theme.linked``): a click on its bar opens it (the endpoint's page).
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Any, Iterable, Mapping, Sequence
 
-from ._theme import build, endpoint_scale, ranked, slot, status_scale
+from ._theme import build, endpoint_scale, linked, ranked, slot, status_scale
 
 DAILY = "daily"
 STATUS = "status"
 #: Endpoints with their own status chart; the rest are summed into "other", unless fewer than FOLD_MIN.
 STATUS_TOP = 8
 FOLD_MIN = 3
+#: Status small multiples per row, and the plot width of each for that many columns: three fit a ~1100 px
+#: page (Vega-Lite cannot size facet cells to their container, so the widths are fixed).
+STATUS_COLUMNS = 3
+STATUS_WIDTHS = {1: 900, 2: 440, 3: 270}
+#: Only whole numbers of requests on a count axis.
+COUNT_AXIS = {"format": ",d", "tickMinStep": 1}
 
 
-def _daily() -> Any:
+def time_title(grain: str, tz: str) -> str:
+    """"Hour (Europe/Amsterdam)" / "Day (UTC)": what a bar stands for, in which zone."""
+    return f"{grain.capitalize()} ({tz})" if tz else grain.capitalize()
+
+
+def _daily(grain: str) -> Any:
     import altair as alt
 
-    return (alt.Chart(alt.NamedData(DAILY), title="Requests per day").mark_bar()
-            .encode(x=alt.X("day:O", title=None, axis=alt.Axis(labelAngle=-45)),
-                    y=alt.Y("sum(hits):Q", title="Requests"),
+    return (alt.Chart(alt.NamedData(DAILY), title=slot("title"))
+            .mark_bar(cursor="pointer")
+            .encode(x=alt.X(f"{grain}:O", title=slot("time_title"),
+                            axis=alt.Axis(labelAngle=-45, labelOverlap=True)),
+                    y=alt.Y("sum(hits):Q", title="Requests", axis=alt.Axis(**COUNT_AXIS)),
                     color=alt.Color("endpoint:N", title="Endpoint",
                                     scale=alt.Scale(domain=[slot("domain")], range=[slot("range")]),
                                     legend=alt.Legend(orient="bottom", columns=3, labelLimit=260)),
                     order=alt.Order("rank:Q"),  # busiest endpoint at the bottom of each stack
-                    tooltip=[alt.Tooltip("day:O", title="Day"), alt.Tooltip("endpoint:N", title="Endpoint"),
+                    href=alt.Href("href:N"),  # the endpoint's page; "other" has none
+                    tooltip=[alt.Tooltip(f"{grain}:O", title=slot("time_title")),
+                             alt.Tooltip("endpoint:N", title="Endpoint"),
                              alt.Tooltip("hits:Q", title="Requests", format=",")])
             .properties(width="container", height=320))
 
 
-def daily_chart(rows: Sequence[Mapping], colors: Mapping[str, Iterable[int]] | None = None) -> dict:
-    """Requests per day stacked per endpoint, from {day, endpoint, other, hits} rows (busiest first)."""
+def daily_chart(rows: Sequence[Mapping], colors: Mapping[str, Iterable[int]] | None = None, *,
+                grain: str = "day", tz: str = "", links: Mapping[int, str] | None = None) -> dict:
+    """Requests per *grain* stacked per endpoint, from {<grain>, endpoint, endpoint_id, other, hits} rows
+    (busiest first); *links*: endpoint id -> URL opened by a click on its bars."""
     scale = endpoint_scale(rows, colors)
-    return build(_daily, {DAILY: ranked(rows, scale["domain"])}, scale)
+    title = f"Requests per {grain}"
+    return build(_daily, {DAILY: ranked(linked(rows, links), scale["domain"])},
+                 {**scale, "title": title, "time_title": time_title(grain, tz)}, grain)
 
 
-def _status() -> Any:
+def _status(grain: str) -> Any:
     import altair as alt
 
-    base = (alt.Chart(alt.NamedData(STATUS)).mark_bar()
-            .encode(x=alt.X("day:O", title=None, axis=alt.Axis(labelAngle=-45)),
-                    y=alt.Y("sum(hits):Q", title="Requests"),
+    base = (alt.Chart(alt.NamedData(STATUS)).mark_bar(cursor="pointer")
+            .encode(x=alt.X(f"{grain}:O", title=slot("time_title"), axis=alt.Axis(labelAngle=-45, labelOverlap=True)),
+                    y=alt.Y("sum(hits):Q", title="Requests", axis=alt.Axis(**COUNT_AXIS)),
                     color=alt.Color("status:N", title="Status",
-                                    scale=alt.Scale(domain=[slot("domain")], range=[slot("range")])),
-                    tooltip=[alt.Tooltip("endpoint:N", title="Endpoint"), alt.Tooltip("day:O", title="Day"),
+                                    scale=alt.Scale(domain=[slot("domain")], range=[slot("range")]),
+                                    legend=alt.Legend(orient="bottom", direction="horizontal")),
+                    order=alt.Order("status:O"),
+                    href=alt.Href("href:N"),  # the endpoint's page; "other" and "no route matched" have none
+                    tooltip=[alt.Tooltip("endpoint:N", title="Endpoint"),
+                             alt.Tooltip(f"{grain}:O", title=slot("time_title")),
                              alt.Tooltip("status:N", title="Status"),
                              alt.Tooltip("hits:Q", title="Requests", format=",")])
-            .properties(width=240, height=70))
-    return (base.facet(row=alt.Row("endpoint:N", title=None, sort=alt.EncodingSortField("rank", op="min"),
-                                   header=alt.Header(labelAngle=0, labelAlign="left", labelLimit=220)),
-                       title="Status codes per endpoint")
+            .properties(width=240, height=90))
+    return (base.facet(facet=alt.Facet("endpoint:N", title=None, sort=alt.EncodingSortField("rank", op="min"),
+                                       header=alt.Header(labelAngle=0, labelAlign="left", labelAnchor="start",
+                                                         labelLimit=260, labelFontWeight="bold")),
+                       columns=STATUS_COLUMNS, title="Status codes per endpoint")
             .resolve_scale(y="independent"))
 
 
@@ -63,13 +91,17 @@ def _other_count(label: str) -> int:
     return int(match.group(1)) if match else 1
 
 
-def fold_status(rows: Sequence[Mapping], top: int = STATUS_TOP, fold_min: int = FOLD_MIN) -> list[dict]:
+def fold_status(rows: Sequence[Mapping], top: int = STATUS_TOP, fold_min: int = FOLD_MIN,
+                grain: str = "day") -> list[dict]:
     """*rows* with endpoints ranked by error responses (4xx/5xx), then requests, then name; past the *top*,
-    endpoints are summed into one "other" series (last), but only when it would hold *fold_min* or more.
+    endpoints are summed into one "other" series (after them), but only when it would hold *fold_min* or more.
 
     So an endpoint that always fails keeps its own chart however little traffic it has. Rows already summed
-    upstream (``other``) join the "other" series. Output is ordered by rank, day and status.
+    upstream (``other``) join the "other" series. Requests that matched no route (``unrouted``) keep their own
+    series, last. Output is ordered by rank, bucket (*grain*) and status.
     """
+    unrouted = [dict(row) for row in rows if row.get("unrouted")]
+    rows = [row for row in rows if not row.get("unrouted")]
     errors: dict[str, int] = {}
     hits: dict[str, int] = {}
     for row in rows:
@@ -92,24 +124,31 @@ def fold_status(rows: Sequence[Mapping], top: int = STATUS_TOP, fold_min: int = 
         summed: dict[tuple[str, str], int] = {}
         for row in rows:
             if row.get("other") or row["endpoint"] not in kept:
-                key = (row["day"], row["status"])
+                key = (row[grain], row["status"])
                 summed[key] = summed.get(key, 0) + row["hits"]
-        out += [{"endpoint": label, "other": True, "day": day, "status": status, "hits": n}
-                for (day, status), n in summed.items() if n]
+        out += [{"endpoint": label, "endpoint_id": None, "other": True, grain: bucket, "status": status, "hits": n}
+                for (bucket, status), n in summed.items() if n]
         order.append(label)
+    if unrouted:
+        out += unrouted
+        order.append(unrouted[0]["endpoint"])
     rank = {name: i for i, name in enumerate(order)}
-    out.sort(key=lambda row: (rank[row["endpoint"]], row["day"], len(row["status"]), row["status"]))
+    out.sort(key=lambda row: (rank[row["endpoint"]], row[grain], len(row["status"]), row["status"]))
     return out
 
 
-def status_chart(rows: Sequence[Mapping], top: int = STATUS_TOP) -> dict:
-    """Requests per day and status code, one small chart per endpoint, from {endpoint, other, day, status, hits}.
+def status_chart(rows: Sequence[Mapping], top: int = STATUS_TOP, *, grain: str = "day", tz: str = "",
+                 links: Mapping[int, str] | None = None) -> dict:
+    """Requests per *grain* and status code, one small chart per endpoint (up to three a row), from
+    {endpoint, endpoint_id, other, unrouted, <grain>, status, hits}; *links*: endpoint id -> URL of its page.
 
     Pass every endpoint's rows: ``fold_status`` puts failing endpoints first and folds the rest.
     """
-    rows = fold_status(rows, top)
+    rows = fold_status(rows, top, grain=grain)
     order = list(dict.fromkeys(row["endpoint"] for row in rows))
-    days = len({row["day"] for row in rows})
-    spec = build(_status, {STATUS: ranked(rows, order)}, status_scale(row["status"] for row in rows))
-    spec["spec"]["width"] = max(240, min(18 * days, 720))
+    columns = max(1, min(STATUS_COLUMNS, len(order)))
+    spec = build(_status, {STATUS: ranked(linked(rows, links), order)},
+                 {**status_scale(row["status"] for row in rows), "time_title": time_title(grain, tz)}, grain)
+    spec["columns"] = columns
+    spec["spec"]["width"] = STATUS_WIDTHS[columns]
     return spec

@@ -13,8 +13,8 @@ def _status_time() -> Any:
     import altair as alt
 
     return (alt.Chart(alt.NamedData(DATASET), title=slot("title")).mark_bar()
-            .encode(x=alt.X("time:O", title=None, axis=alt.Axis(labelAngle=-45)),
-                    y=alt.Y("sum(hits):Q", title="Requests"),
+            .encode(x=alt.X("time:O", title=slot("time_title"), axis=alt.Axis(labelAngle=-45, labelOverlap=True)),
+                    y=alt.Y("sum(hits):Q", title="Requests", axis=alt.Axis(format=",d", tickMinStep=1)),
                     color=alt.Color("status:N", title="Status",
                                     scale=alt.Scale(domain=[slot("domain")], range=[slot("range")])),
                     order=alt.Order("status:O"),  # nominal would warn: nominal has no order

@@ -3,8 +3,13 @@
 Everything is read from the rollups. Charts stay readable with hundreds of endpoints because the busiest
 *top* endpoints in the range keep their name and the rest are summed into one "other" series, in SQL where
 that saves rows. Counts come from ``_counters``: daily rows for the UTC days inside a local day (TIMEZONE) or
-range, hourly rows for the rest, cut into local days in SQL with a small CASE tree; so 90 days of bars read
+range, hourly rows for the rest, cut into buckets in SQL with a small CASE tree; so 90 days of bars read
 about 90 rows per endpoint and series whatever the number of requests or the length of the history.
+
+Bars over time have the range's resolution (``DatePeriod.hourly``): one bucket per hour up to 72 hours, else
+one per local day. Their rows name the bucket under the key ``grain(period)`` ("hour" or "day"), holding the
+bucket's local label ("2024-03-05 14:00" or "2024-03-05"). Rows that stand for one endpoint carry its
+``endpoint_id`` (None for "other"), so a view can link each mark to the endpoint's page.
 """
 
 from __future__ import annotations
@@ -15,15 +20,17 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Connection, case, func, literal_column, select
 
 from ..store.models import Tables
-from ._counters import counts, first_hours
+from ._counters import counts, first_hours, interval_index
 from ._histograms import by_first, histograms, merge, percentiles
-from ._range import DatePeriod, floor_hour, local_midnight_utc, to_local
+from ._range import HOUR, DatePeriod, to_local
 
 #: Quantiles behind a box: whisker, box, median, box, whisker.
 BOX_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 #: Versions shown by name (the newest by first request); older ones are summed.
 TOP_VERSIONS = 12
 OLDER_VERSIONS = "older versions"
+#: The series of requests that matched no route (counted per status in ``unrouted_hour``, no endpoint).
+UNROUTED = "no route matched"
 
 
 def other_label(count: int) -> str:
@@ -32,8 +39,14 @@ def other_label(count: int) -> str:
 
 
 def day_edges(period: DatePeriod) -> list[datetime]:
-    """UTC hour at which each local day of *period* starts, plus the end of the last day."""
-    return [floor_hour(local_midnight_utc(day, period.tz)) for day in period.dates()] + [period.utc.end]
+    """UTC hour at which each local day of *period* starts (the first clamped to the range's start, so a rolling
+    range never counts hours before it), plus the range's end."""
+    return period.day_edges()
+
+
+def grain(period: DatePeriod) -> str:
+    """The bucket of *period*'s charts over time, also the rows' key for it: "hour" or "day"."""
+    return "hour" if period.hourly else "day"
 
 
 def hits_by_endpoint(conn: Connection, t: Tables, period: DatePeriod) -> dict[int, int]:
@@ -70,35 +83,55 @@ def _grouped_endpoint(r, top_ids: list[int], hits: dict[int, int]) -> ColumnElem
 
 
 def hits_by_hour_of_day(conn: Connection, t: Tables, period: DatePeriod) -> list[dict]:
-    """Heatmap rows: every local day and hour of *period*: {day: 'YYYY-MM-DD', hour: 0..23, hits}."""
+    """Heatmap rows: every local day and hour inside *period*: {day: 'YYYY-MM-DD', hour: 0..23, hits}.
+
+    Only hours inside ``period.utc`` get a cell (a rolling range starts mid-day); [] when none had a request,
+    so an empty range shows the empty state, not a grid of zeros.
+    """
     r = t.rollup_hour
     rng = period.utc
     stmt = (select(r.c.hour, func.sum(r.c["count"])).where(r.c.hour >= rng.start, r.c.hour < rng.end)
             .group_by(r.c.hour))
-    cells: dict[tuple[str, int], int] = {(day.isoformat(), h): 0 for day in period.dates() for h in range(24)}
+    first, last = period.first.isoformat(), period.last.isoformat()
+    cells: dict[tuple[str, int], int] = {}
+    moment = rng.start
+    while moment < rng.end:  # a DST change makes a local hour appear twice (summed) or not at all
+        local = to_local(moment, period.tz)
+        day = local.date().isoformat()
+        if first <= day <= last:  # not the widened hours of a fractional-offset zone's local days
+            cells[(day, local.hour)] = 0
+        moment += HOUR
+    found = False
     for hour, hits in conn.execute(stmt):
         local = to_local(hour, period.tz)
         key = (local.date().isoformat(), local.hour)
-        if key in cells:  # an hour outside the local days of a fractional-offset zone's widened range
+        if key in cells and hits:
             cells[key] += int(hits)
-    return [{"day": day, "hour": hour, "hits": hits} for (day, hour), hits in cells.items()]
+            found = True
+    if not found:
+        return []
+    return [{"day": day, "hour": hour, "hits": hits} for (day, hour), hits in sorted(cells.items())]
 
 
 def hits_by_day(conn: Connection, t: Tables, period: DatePeriod, top: int = 10) -> list[dict]:
-    """Stacked daily load: {day, endpoint, hits} for the *top* endpoints and "other", non-zero cells only."""
+    """Stacked load per bucket (hour or local day, see ``grain``): {<grain>, endpoint, endpoint_id, other, hits}
+    for the *top* endpoints and "other", non-zero cells only, by bucket and rank."""
     hits = hits_by_endpoint(conn, t, period)
     if not hits:
         return []
     top_ids = top_endpoints(hits, top)
     series = _series(endpoint_names(conn, t), top_ids, hits)
-    dates = period.dates()
-    cells = counts(conn, t, day_edges(period), lambda r: [_grouped_endpoint(r, top_ids, hits)])
+    labels, key = period.bucket_labels(), grain(period)
+    cells = counts(conn, t, period.edges(), lambda r: [_grouped_endpoint(r, top_ids, hits)])
     order = {e: i for i, e in enumerate(top_ids + [-1])}
-    rows = [{"day": dates[d].isoformat(), "endpoint": series[int(e)], "other": int(e) == -1, "hits": n,
-             "_o": order[int(e)]}
-            for (d, e), n in cells.items()]
-    rows.sort(key=lambda row: (row["day"], row.pop("_o")))
-    return rows
+    keyed = sorted(((b, order[int(e)], int(e), n) for (b, e), n in cells.items()), key=lambda k: k[:2])
+    return [{key: labels[b], "endpoint": series[e], "endpoint_id": _id(e), "other": e == -1, "hits": n}
+            for b, _, e, n in keyed]
+
+
+def _id(series_key: int) -> int | None:
+    """The endpoint id of a series (None for "other")."""
+    return None if series_key == -1 else series_key
 
 
 def hits_by_version(conn: Connection, t: Tables, period: DatePeriod, top: int = 25) -> list[dict]:
@@ -131,7 +164,8 @@ def hits_by_version(conn: Connection, t: Tables, period: DatePeriod, top: int = 
         totals[e] += n
     rank = {e: i for i, e in enumerate(top_ids + [-1])}
     keyed = sorted(((rank[e], position[v], e, v, n) for (e, v), n in cells.items() if n), key=lambda k: k[:2])
-    return [{"endpoint": series[e], "other": e == -1, "version": v, "hits": n, "share": n / totals[e], "order": o}
+    return [{"endpoint": series[e], "endpoint_id": _id(e), "other": e == -1, "version": v, "hits": n,
+             "share": n / totals[e], "order": o}
             for _, o, e, v, n in keyed]
 
 
@@ -143,32 +177,52 @@ def durations_by_endpoint(conn: Connection, t: Tables, period: DatePeriod, top: 
     top_ids = top_endpoints(hits, top)
     series = _series(endpoint_names(conn, t), top_ids, hits)
     hists = by_first(histograms(conn, t, period.utc, list(hits)))
-    groups = [(series[e], False, hits[e], hists.get(e, {})) for e in top_ids]
+    groups = [(series[e], e, hits[e], hists.get(e, {})) for e in top_ids]
     rest = [e for e in hits if e not in series]
     if rest:
-        groups.append((series[-1], True, sum(hits[e] for e in rest), merge([hists.get(e, {}) for e in rest])))
+        groups.append((series[-1], -1, sum(hits[e] for e in rest), merge([hists.get(e, {}) for e in rest])))
     rows = []
-    for name, other, count, hist in groups:
+    for name, e, count, hist in groups:
         qs = percentiles(hist, BOX_QUANTILES)
         if qs is None:
             continue
-        rows.append({"endpoint": name, "other": other, "hits": count,
+        rows.append({"endpoint": name, "endpoint_id": _id(e), "other": e == -1, "hits": count,
                      **{k: q * 1000 for k, q in zip(("p5", "q1", "median", "q3", "p95"), qs)}})
     return rows
 
 
-def status_by_day(conn: Connection, t: Tables, period: DatePeriod, top: int = 8) -> list[dict]:
-    """Status codes over time: {endpoint, day, status (str), hits} for the *top* endpoints and "other"."""
+def status_by_day(conn: Connection, t: Tables, period: DatePeriod, top: int = 8,
+                  unrouted: bool = True) -> list[dict]:
+    """Status codes over time: {endpoint, endpoint_id, other, unrouted, <grain>, status (str), hits} for the
+    *top* endpoints and "other", by rank, bucket and status; then, with *unrouted*, the requests that matched
+    no route as one more series (``UNROUTED``, ``unrouted`` True)."""
     hits = hits_by_endpoint(conn, t, period)
-    if not hits:
+    labels, key = period.bucket_labels(), grain(period)
+    rows = []
+    if hits:
+        top_ids = top_endpoints(hits, top)
+        series = _series(endpoint_names(conn, t), top_ids, hits)
+        cells = counts(conn, t, period.edges(),
+                       lambda r: [_grouped_endpoint(r, top_ids, hits), r.c.status_code])
+        rank = {e: i for i, e in enumerate(top_ids + [-1])}
+        keyed = sorted(((rank[int(e)], b, int(s), int(e), n) for (b, e, s), n in cells.items()),
+                       key=lambda k: k[:3])
+        rows = [{"endpoint": series[e], "endpoint_id": _id(e), "other": e == -1, "unrouted": False,
+                 key: labels[b], "status": str(s), "hits": n} for _, b, s, e, n in keyed]
+    if unrouted:
+        rows += [{"endpoint": UNROUTED, "endpoint_id": None, "other": False, "unrouted": True, key: labels[b],
+                  "status": str(s), "hits": n} for b, s, n in unrouted_by_bucket(conn, t, period.edges())]
+    return rows
+
+
+def unrouted_by_bucket(conn: Connection, t: Tables, edges: list[datetime]) -> list[tuple[int, int, int]]:
+    """Requests that matched no route: (bucket index, status code, count) per bucket ``[edges[i], edges[i+1])``,
+    by bucket and status. Read from ``unrouted_hour`` (hourly only: a few rows per hour at most)."""
+    if len(edges) < 2 or edges[0] >= edges[-1]:
         return []
-    top_ids = top_endpoints(hits, top)
-    series = _series(endpoint_names(conn, t), top_ids, hits)
-    dates = period.dates()
-    cells = counts(conn, t, day_edges(period), lambda r: [_grouped_endpoint(r, top_ids, hits), r.c.status_code])
-    rank = {e: i for i, e in enumerate(top_ids + [-1])}
-    rows = sorted(((rank[int(e)], dates[d].isoformat(), int(s), n) for (d, e, s), n in cells.items()),
-                  key=lambda row: row[:3])
-    by_rank = {rank[e]: (series[e], e == -1) for e in series}
-    return [{"endpoint": by_rank[k][0], "other": by_rank[k][1], "day": day, "status": str(s), "hits": n}
-            for k, day, s, n in rows]
+    u = t.unrouted_hour
+    inner = (select(interval_index(u.c.hour, edges[:-1]).label("b"), u.c.status_code.label("s"),
+                    u.c["count"].label("n"))
+             .where(u.c.hour >= edges[0], u.c.hour < edges[-1]).subquery())
+    stmt = select(inner.c.b, inner.c.s, func.sum(inner.c.n)).group_by(inner.c.b, inner.c.s)
+    return sorted((int(b), int(s), int(n)) for b, s, n in conn.execute(stmt) if n)

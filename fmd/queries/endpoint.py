@@ -27,7 +27,8 @@ from sqlalchemy import ColumnElement, Connection, Table, case, func, literal_col
 
 from ..store.models import Tables
 from ._histograms import Histogram, by_first, histograms, merge, percentiles
-from ._range import HOUR, TimeRange, ceil_day, floor_day, floor_hour, local_midnight_utc, to_local
+from ._counters import counts
+from ._range import HOUR, DatePeriod, TimeRange, ceil_day, floor_day, floor_hour, local_midnight_utc, to_local
 
 #: Box-plot quantiles (whisker, box, median, box, whisker) and the keys they are returned under.
 BOX_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -302,6 +303,15 @@ def status_over_time(conn: Connection, t: Tables, endpoint_id: int, rng: TimeRan
     return [{"time": days[d].isoformat(), "status": str(s), "hits": n} for d, s, n in rows]
 
 
+def status_by_bucket(conn: Connection, t: Tables, endpoint_id: int, period: DatePeriod) -> list[dict]:
+    """Status codes per bucket of *period* (an hour up to 72 hours, else a local day; ``DatePeriod.edges``):
+    {time: the bucket's local label, status (str), hits}, by bucket and status. Reads daily rollups where whole
+    UTC days allow it (``_counters``)."""
+    labels = period.bucket_labels()
+    cells = counts(conn, t, period.edges(), lambda r: [r.c.status_code], lambda r: [r.c.endpoint_id == endpoint_id])
+    return [{"time": labels[b], "status": str(s), "hits": n} for (b, s), n in sorted(cells.items())]
+
+
 def status_table(conn: Connection, t: Tables, endpoint_id: int, rng: TimeRange) -> list[dict]:
     """Every status code answered in *rng*: {status, hits, share}, by status code."""
     r = t.rollup_hour
@@ -338,4 +348,4 @@ def versions_table(conn: Connection, t: Tables, endpoint_id: int, rng: TimeRange
 
 
 __all__ = ["header", "hits_by_hour_of_day", "users_by_version", "ips_by_version", "durations_by_version",
-           "durations_by_user", "status_over_time", "status_table", "versions_table", "day_span"]
+           "durations_by_user", "status_over_time", "status_by_bucket", "status_table", "versions_table", "day_span"]

@@ -13,6 +13,8 @@ import pytest
 
 from dashboard_helpers import PREFIX, dashboard, logged_in
 from fmd.blueprints.app_charts import CHARTS, rows_to_csv
+from fmd.queries import app as queries
+from fmd.store import writes
 from rollup_data import record
 
 EVIL = "<script>alert(1)</script>"
@@ -96,7 +98,7 @@ def test_csv_download(client) -> None:  # noqa: ANN001
     assert sum(int(r["hits"]) for r in rows if r["status"] == "500") == 12
     # A name that a spreadsheet would run as a formula is quoted.
     assert "'=HYPERLINK(\"http://x\")" in {r["endpoint"] for r in rows}
-    assert client.get(PREFIX + "/hourly.csv?start=2001-01-01&end=2001-01-02").text.count("\n") == 1 + 48
+    assert client.get(PREFIX + "/hourly.csv?start=2001-01-01&end=2001-01-02").text == ""  # no grid of zeros
 
 
 def test_rows_to_csv_quotes_formulas() -> None:
@@ -125,3 +127,79 @@ def test_login_required(app) -> None:  # noqa: ANN001
         for url in (path, path + "/chart", path + ".csv"):
             resp = anonymous.get(PREFIX + url)
             assert resp.status_code == 302 and "/login?next=" in resp.headers["Location"], url
+
+
+def chart_spec(client, path: str) -> dict:  # noqa: ANN001
+    return spec_of(client.get(f"{PREFIX}{path}", headers={"HX-Request": "true"}).text)
+
+
+@pytest.mark.parametrize("query, grain", [("last=24h", "hour"), ("days=1", "hour"), ("last=48h", "hour"),
+                                          ("last=7d", "day"), ("days=7", "day")])
+def test_resolution_follows_the_range(client, query: str, grain: str) -> None:  # noqa: ANN001
+    daily = chart_spec(client, f"/daily/chart?{query}")
+    assert daily["encoding"]["x"]["field"] == grain and daily["encoding"]["x"]["title"] == f"{grain.title()} (UTC)"
+    assert all(grain in row for row in daily["datasets"]["daily"])
+    status = chart_spec(client, f"/status-codes/chart?{query}")
+    assert status["spec"]["encoding"]["x"]["field"] == grain
+    rows = list(csv.DictReader(io.StringIO(client.get(f"{PREFIX}/daily.csv?{query}").text)))
+    pattern = r"\d{4}-\d\d-\d\d \d\d:00" if grain == "hour" else r"\d{4}-\d\d-\d\d"
+    assert rows and all(re.fullmatch(pattern, row[grain]) for row in rows), rows[:3]
+    assert sum(int(r["hits"]) for r in rows if r["endpoint"] == "api.items") >= 1
+
+
+def test_marks_link_to_the_endpoint_page_with_the_same_range(client, app) -> None:  # noqa: ANN001
+    store = app.extensions["fmd"].store
+    with store.read() as conn:
+        ids = {name: e for e, name in queries.endpoint_names(conn, store.tables).items()}
+    first, last = utc_today() - timedelta(days=10), utc_today()
+    for query, kept in (("last=24h", "last=24h"), (f"start={first}&end={last}", f"start={first}&amp;end={last}")):
+        for path, dataset in (("/daily/chart", "daily"), ("/performance/chart", "durations"),
+                              ("/versions/chart", "versions"), ("/status-codes/chart", "status")):
+            rows = chart_spec(client, f"{path}?{query}")["datasets"][dataset]
+            api = [r for r in rows if r["endpoint"] == "api.items"]
+            assert api and all(r["href"].replace("&", "&amp;") == f"{PREFIX}/endpoint/{ids['api.items']}?{kept}"
+                               for r in api), (path, api[:1])
+            assert all("href" not in r for r in rows if r["other"]), path
+        # The link opens that endpoint's page, in the same range.
+        page = client.get(api[0]["href"])
+        assert page.status_code == 200 and "api.items" in page.text
+
+
+def test_a_heatmap_day_narrows_the_range_to_that_day(client) -> None:  # noqa: ANN001
+    rows = chart_spec(client, "/hourly/chart?days=7")["datasets"]["hourly"]
+    day = str(utc_today())
+    assert {r["href"] for r in rows if r["day"] == day} == {f"{PREFIX}/hourly?start={day}&end={day}"}
+    page = client.get(f"{PREFIX}/hourly?start={day}&end={day}")
+    assert page.status_code == 200 and f'value="{day}"' in page.text
+
+
+def test_unrouted_requests_get_their_own_status_panel(client, app) -> None:  # noqa: ANN001
+    store = app.extensions["fmd"].store
+    now = time.time() - 60
+    with store.write() as conn:
+        writes.write_batch(conn, store.tables, writes.new_batch_id(), "1.0",
+                           [(None, 0.001, now, 404, "", "1.2.3.4")] * 3 + [(None, 0.001, now, 405, "", "1.2.3.4")],
+                           {}, {})
+    page = client.get(PREFIX + "/status-codes")
+    assert "no route matched" in page.text  # the intro says what the panel is
+    rows = chart_spec(client, "/status-codes/chart")["datasets"]["status"]
+    unrouted = [r for r in rows if r["endpoint"] == queries.UNROUTED]
+    assert sorted((r["status"], r["hits"]) for r in unrouted) == [("404", 3), ("405", 1)]
+    assert max(r["rank"] for r in rows) == unrouted[0]["rank"] and "href" not in unrouted[0]
+    csv_rows = list(csv.DictReader(io.StringIO(client.get(PREFIX + "/status-codes.csv").text)))
+    assert sum(int(r["hits"]) for r in csv_rows if r["endpoint"] == queries.UNROUTED) == 4
+
+
+def test_endpoint_status_tab_and_hourly_tab_follow_the_range(client, app) -> None:  # noqa: ANN001
+    store = app.extensions["fmd"].store
+    with store.read() as conn:
+        eid = {name: e for e, name in queries.endpoint_names(conn, store.tables).items()}["api.items"]
+    hourly = chart_spec(client, f"/endpoint/{eid}/status-codes?last=24h")
+    assert hourly["encoding"]["x"]["title"] == "Hour (UTC)"
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:00", r["time"]) for r in hourly["datasets"]["status_time"])
+    daily = chart_spec(client, f"/endpoint/{eid}/status-codes?last=7d")
+    assert daily["encoding"]["x"]["title"] == "Day (UTC)"
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d", r["time"]) for r in daily["datasets"]["status_time"])
+    day = str(utc_today())
+    cells = chart_spec(client, f"/endpoint/{eid}/hourly?days=7")["datasets"]["hourly"]
+    assert {r["href"] for r in cells if r["day"] == day} == {f"{PREFIX}/endpoint/{eid}/hourly?start={day}&end={day}"}

@@ -71,10 +71,13 @@ def test_colours_from_config_stable_and_grey_for_other() -> None:
 
 
 def test_status_colours_follow_the_class() -> None:
-    scale = _theme.status_scale(["500", "200", "404", "302", "200", "99x"])
-    assert scale["domain"] == ["200", "302", "404", "500", "99x"]
-    assert scale["range"][0] in _theme.STATUS_SHADES[2] and scale["range"][3] in _theme.STATUS_SHADES[5]
-    assert scale["range"][4] == _theme.UNKNOWN_STATUS
+    scale = _theme.status_scale(["500", "200", "404", "302", "200", "99x", "418", "599"])
+    assert scale["domain"] == ["200", "302", "404", "418", "500", "599", "99x"]
+    colour = dict(zip(scale["domain"], scale["range"]))
+    assert [colour[c] for c in ("200", "302", "404", "500")] == [_theme.STATUS_COLORS[c] for c in
+                                                                 ("200", "302", "404", "500")]
+    assert colour["418"] in _theme.STATUS_SHADES[4] and colour["599"] in _theme.STATUS_SHADES[5]  # by class
+    assert colour["99x"] == _theme.UNKNOWN_STATUS
 
 
 def test_heatmap_title_and_height_follow_the_rows() -> None:

@@ -34,7 +34,8 @@ def test_an_always_failing_quiet_endpoint_comes_first() -> None:
     assert names[2:8] == [f"busy{i:02d}" for i in range(6)]  # then by traffic
     assert names[8:] == ["other (6 endpoints)"] and len(names) == 9
     other = [r for r in bars.fold_status(rows) if r["other"]]
-    assert other == [{"endpoint": "other (6 endpoints)", "other": True, "day": "2024-03-05", "status": "200",
+    assert other == [{"endpoint": "other (6 endpoints)", "endpoint_id": None, "other": True, "day": "2024-03-05",
+                      "status": "200",
                       "hits": sum(1000 - i for i in range(6, 12))}]
 
 
