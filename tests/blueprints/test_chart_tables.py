@@ -297,3 +297,28 @@ def test_an_exception_sparkline_lists_its_days(make_app, sqlite_url) -> None:  #
     assert table["rows"] == [[(today - timedelta(days=2)).date().isoformat(), "1,234"],
                              [today.date().isoformat(), "5"]]
     assert re.search(r'<div class="fmd-chart-view" role="img"\s+aria-label="Occurrences per UTC day', row)
+
+
+def test_the_profile_comparison_lists_every_frame(make_app, sqlite_url) -> None:  # noqa: ANN001
+    from profile_data import seed_profile, shape
+
+    from fmd.store import writes
+
+    app = dashboard(make_app, sqlite_url)
+    store = app.extensions["fmd"].store
+    now = utcnow().replace(microsecond=0) - timedelta(minutes=5)
+    cache: dict = {}
+    with store.write() as conn:
+        eid = writes.ensure_endpoints(conn, store.tables, ["search"], {})["search"]
+        for i in range(20):  # 10 of "1.0" where c sleeps 10 ms, then 10 of "2.0" where it sleeps 40 ms
+            old = i >= 10
+            seed_profile(conn, store.tables, eid, 100 + i, now - timedelta(hours=i), shape(30, 10 if old else 40),
+                         version="1.0" if old else "2.0", interval_ms=5.0, cache=cache)
+    html = logged_in(app).get(f"{PREFIX}/endpoint/{eid}/profiler-diff", headers=HTMX).text
+    [table] = chart_tables(html)
+    assert table["headers"] == ["Frame", "Depth", "Before (ms per request)", "After (ms per request)", "Change (ms)",
+                                "Share before", "Share after"]
+    assert table["rows"][0][1] == "0" and table["rows"][0][5:] == ["100.0 %", "100.0 %"]  # the root, depth first
+    frames = {row[0]: row[1:5] for row in table["rows"]}  # indented by depth with no-break spaces
+    assert frames["c"] == ["2", "10.0", "40.0", "30.0"] and frames["b"] == ["2", "30.0", "30.0", "0.00"]
+    assert "\u00a0\u00a0\u00a0\u00a0c</td>" in html
