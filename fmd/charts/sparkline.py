@@ -47,12 +47,14 @@ def sparkline_chart(days: Sequence[Mapping], first: str, last: str) -> dict:
                  usermeta={"embedOptions": {"actions": False}})
 
 
+
 TREND_DATASET = "trend"
 #: The overview's sparklines: a neutral hue (red is kept for errors and exceptions).
 TREND_COLOR = "#1f5fbf"
 
 
 def _trend_sparkline(unit: str) -> Any:
+    """The Altair chart ``TREND_SPEC`` is written from (tests/charts/test_trend_sparkline.py keeps them equal)."""
     import altair as alt
 
     return (alt.Chart(alt.NamedData(TREND_DATASET)).mark_bar(color=TREND_COLOR)
@@ -64,15 +66,41 @@ def _trend_sparkline(unit: str) -> Any:
             .configure_view(stroke=None))
 
 
+#: ``_trend_sparkline(unit).to_dict()``, written out: the overview draws a sparkline per endpoint but must not
+#: import Altair (about 35 MB and 0.9 s per worker; tests/test_imports.py), so its spec is plain data.
+TREND_SPEC: dict = {
+    "$schema": "https://vega.github.io/schema/vega-lite/v6.4.1.json",
+    "config": {"view": {"continuousWidth": 300, "continuousHeight": 300, "stroke": None}},
+    "data": {"name": TREND_DATASET},
+    "mark": {"type": "bar", "color": TREND_COLOR},
+    "encoding": {
+        "tooltip": [{"field": "b", "title": "Day", "type": "nominal"},  # or "Hour": trend_spec sets it
+                    {"field": "n", "format": ",", "title": "Requests", "type": "quantitative"}],
+        "x": {"axis": None, "field": "x", "scale": {"domain": [], "nice": False, "zero": False},  # trend_spec sets it
+              "type": "quantitative"},
+        "x2": {"field": "x2"},
+        "y": {"axis": None, "field": "n", "scale": {"zero": True}, "type": "quantitative"},
+        "y2": {"datum": 0}},
+    "height": HEIGHT, "width": WIDTH}
+
+
+def trend_spec(unit: str, buckets: int) -> dict:
+    """The sparkline spec without data: tooltip title *unit* ("Day", "Hour"), x axis of *buckets* bars."""
+    enc = TREND_SPEC["encoding"]
+    return {**TREND_SPEC, "background": "transparent", "padding": 0,
+            "usermeta": {"embedOptions": {"actions": False}},  # no "..." menu on a 24-pixel chart
+            "encoding": {**enc, "tooltip": [{**enc["tooltip"][0], "title": unit}, enc["tooltip"][1]],
+                         "x": {**enc["x"], "scale": {**enc["x"]["scale"], "domain": [-0.5, buckets - 0.5]}}}}
+
+
 def trend_sparklines(series: Mapping[Any, Mapping[int, int]], labels: Sequence[str],
                      unit: str = "Day") -> dict[Any, dict]:
     """key -> a bar sparkline of {bucket index: requests} on an x axis of *labels* (one per bucket).
 
-    Keys with no requests get no chart. The filled skeleton is shared by every row (a shallow copy each: the
-    specs are only serialised), so a few hundred rows cost a few hundred small dicts, not as many builds.
+    Keys with no requests get no chart. One spec is shared by every row (a shallow copy each: the specs are
+    only serialised), so a few hundred rows cost a few hundred small dicts, not as many builds.
     """
-    base = build(_trend_sparkline, {}, {"domain": [-0.5, len(labels) - 0.5]}, unit, padding=0,
-                 usermeta={"embedOptions": {"actions": False}})
+    base = trend_spec(unit, len(labels))
     out = {}
     for key, buckets in series.items():
         if not buckets:
