@@ -156,10 +156,11 @@ def steps(count: int, step: int) -> int:
 
 
 def linked(rows: Iterable[Mapping[str, Any]], links: Mapping[Any, str] | None, key: str = "endpoint_id") -> list[dict]:
-    """Copies of *rows*, each with ``href`` = links[row[key]] when there is one (charts encode ``href``: a click
-    on the mark opens it). Rows that stand for no single endpoint ("other", key None) get no link."""
+    """Copies of *rows*, each with ``href`` = links[row[key]] (charts encode ``href``: a click on the mark opens
+    it), or "" for rows that stand for no single endpoint ("other", key None): Vega follows no empty link, but
+    Vega-Lite writes a missing one as the text "undefined", a relative link to a page that does not exist."""
     links = links or {}
-    return [{**row, "href": links[row.get(key)]} if row.get(key) in links else dict(row) for row in rows]
+    return [{**row, "href": links.get(row.get(key), "")} for row in rows]
 
 
 def ranked(rows: Iterable[Mapping[str, Any]], order: list[str]) -> list[dict]:

@@ -68,4 +68,4 @@ def test_heatmap_leaves_hours_after_now_empty() -> None:
 def test_heatmap_of_past_days_keeps_every_cell() -> None:
     rows = [{"day": "2024-03-05", "hour": h, "hits": h} for h in range(24)]
     spec = heatmap.heatmap_chart(rows, "UTC")  # the clock: long after 2024
-    assert spec["datasets"][heatmap.DATASET] == rows
+    assert spec["datasets"][heatmap.DATASET] == [{**row, "href": ""} for row in rows]  # no day links given
