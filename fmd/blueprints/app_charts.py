@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from flask import Blueprint, Response, request, url_for
 
-from ..charts import bars, boxplot, heatmap, versions
+from ..charts import bars, boxplot, heatmap, tables, versions
 from ..queries import app as queries
 from ..queries._range import DatePeriod, utcnow
 from ._access import get_state, login_required
@@ -139,8 +139,9 @@ def _chart(name: str) -> Callable[[], Response]:
         period, state = _period()
         rows = _rows(chart, period, state)
         spec = chart.draw(rows, Drawing(state.settings, period, chart.endpoint)) if rows else None
+        chart_table = tables.for_app_chart(chart.endpoint, rows, state.settings.timezone) if spec else None
         return page_or_fragment("fmd/app_chart.html", "fmd/partials/_app_chart.html",
-                                **_ctx(chart, period, state, spec=spec, inline=True))
+                                **_ctx(chart, period, state, spec=spec, inline=True, chart_table=chart_table))
 
     chart_view.__doc__ = f"The {chart.title} chart: a fragment for htmx, the whole page otherwise."
     return chart_view

@@ -16,7 +16,7 @@ from typing import Any, Callable
 from flask import Blueprint, Response, abort, current_app, make_response, redirect, render_template, request, url_for
 from sqlalchemy import Connection
 
-from ..charts import boxes, circles, heatmap, status_time
+from ..charts import boxes, circles, heatmap, status_time, tables
 from ..queries import endpoint as q
 from ..queries._range import DatePeriod, utcnow
 from ..store.models import Tables
@@ -59,13 +59,15 @@ def _only(query: Callable[..., list[dict]]) -> Loader:
 TABS = [
     Tab("hourly", "Hourly load", "Requests of this endpoint per hour of the day, one row per day, in the dashboard's "
         "time zone. Click a day to narrow the range to it.", _hourly, _hourly_chart),
-    Tab("users", "Users × versions", f"Mean duration per user (group_by) and version: the bigger the circle, the "
-        f"slower. The {q.TOP} busiest users by name, the rest together as “other”. Per-user figures are kept per "
-        "UTC day.", _only(q.users_by_version),
+    Tab("users", "Users × versions", f"Mean duration per user (group_by) and version: the darker the cell, the "
+        f"slower; the value is printed in each cell. Busiest users on top, oldest version on the left. The {q.TOP} "
+        "busiest users by name, the rest together as “other”. Per-user figures are kept per UTC day.",
+        _only(q.users_by_version),
         lambda rows, p: circles.circles_chart(rows, "user", "User", "Mean duration per user and version")),
-    Tab("ips", "IPs × versions", f"Mean duration per client IP address and version: the bigger the circle, the "
-        f"slower. The {q.TOP} busiest IPs by address, the rest together as “other”. Per-IP figures are kept per "
-        "UTC day.", _only(q.ips_by_version),
+    Tab("ips", "IPs × versions", f"Mean duration per client IP address and version: the darker the cell, the "
+        f"slower; the value is printed in each cell. Busiest IPs on top, oldest version on the left. The {q.TOP} "
+        "busiest IPs by address, the rest together as “other”. Per-IP figures are kept per UTC day.",
+        _only(q.ips_by_version),
         lambda rows, p: circles.circles_chart(rows, "ip", "IP address", "Mean duration per IP address and version")),
     Tab("version_performance", "Per-version performance", "Durations per version, oldest at the top: the box spans "
         "the middle half of the requests (p25-p75), the tick is the median, the whiskers p5 and p95.",
@@ -117,7 +119,8 @@ def _render(tab: Tab, endpoint_id: int) -> Response:
         extra = tab.panel(conn, t, endpoint, period, request.args) if tab.panel else {}
         header = q.header(conn, t, endpoint_id, period.utc) if scope != "tabs" else None
     spec = tab.draw(rows, period) if rows and tab.draw else None
-    ctx = _context(tab, endpoint, period, header=header, rows=rows, table=table, spec=spec,
+    chart_table = tables.for_endpoint_tab(tab.name, rows, endpoint["name"], period.tz) if spec else None
+    ctx = _context(tab, endpoint, period, header=header, rows=rows, table=table, spec=spec, chart_table=chart_table,
                    range_oob=scope == "tabs", **extra)
     template = {"page": "fmd/endpoint.html", "section": "fmd/partials/_endpoint_page.html",
                 "tabs": "fmd/partials/_endpoint_tabs.html"}[scope]
