@@ -19,7 +19,7 @@ FOLD_MIN = 3
 #: Status small multiples per row, and the plot width of each for that many columns: three fit a ~1100 px
 #: page (Vega-Lite cannot size facet cells to their container, so the widths are fixed).
 STATUS_COLUMNS = 3
-STATUS_WIDTHS = {1: 900, 2: 440, 3: 270}
+STATUS_WIDTHS = {1: 900, 2: 470, 3: 300}
 #: Only whole numbers of requests on a count axis.
 COUNT_AXIS = {"format": ",d", "tickMinStep": 1}
 

@@ -87,3 +87,16 @@ def test_an_endpoint_heatmap_day_narrows_the_tab(admin_page, live_dashboard) -> 
     day = str(date.today() - timedelta(days=1))
     url = open_from(page, live_dashboard, f"/endpoint/{eid}/hourly?days=7", "rect mark", f"Day: {day};")
     assert urlsplit(url).path.endswith(f"/endpoint/{eid}/hourly") and query(url) == {"start": [day], "end": [day]}
+
+
+def test_hourly_resolution_draws_without_warnings(admin_page, live_dashboard) -> None:  # noqa: ANN001
+    page = admin_page
+    warnings: list[str] = []  # Vega logs spec problems as console warnings
+    page.on("console", lambda msg: warnings.append(f"{page.url}: {msg.text}") if msg.type == "warning" else None)
+    for path in ("/daily", "/status-codes", "/hourly", "/performance", "/versions"):
+        page.goto(f"{live_dashboard.dashboard}{path}?last=24h")
+        page.locator(".fmd-chart-view svg [aria-roledescription]").first.wait_for()
+        assert page.locator(".fmd-chart-error").count() == 0
+        if path in ("/daily", "/status-codes"):  # bars per hour, and the axis says so
+            assert page.locator(".fmd-chart-view svg text", has_text="Hour (UTC)").count() >= 1, path
+    assert not warnings, warnings
