@@ -19,7 +19,7 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 
 from ..charts.sparkline import trend_sparklines
 from ..queries import overview as queries
-from ..queries._range import rolling_words, to_local, utcnow
+from ..queries._range import to_local, utcnow
 from ..queries.trends import Headline
 from ..state import LEVELS
 from ._access import admin_required, get_state, is_admin, login_required
@@ -38,14 +38,15 @@ _DESCENDING_FIRST = {"requests", "change"}
 
 
 def previous_label(period: Any) -> str:
-    """What the trends compare with: "the 24 hours before (2026-11-25 17:00 to 2026-11-26 17:00)" for a
-    rolling range, the previous days otherwise ("2026-11-13 to 2026-11-19")."""
+    """What the trends compare with: "the previous 25 hours (2026-11-25 16:00 to 2026-11-26 17:00)" for a
+    rolling range (which runs to the end of the current hour, so "24h" spans 25 whole hours), the previous days
+    otherwise ("2026-11-13 to 2026-11-19")."""
     before = period.previous()
     if period.rolling is None:
         return before.describe()
     start, end = (to_local(moment, period.tz) for moment in (before.utc.start, before.utc.end))
     shown = end.strftime("%H:%M") if end.date() == start.date() else end.strftime("%Y-%m-%d %H:%M")
-    return f"the {rolling_words(period.rolling)} before ({start:%Y-%m-%d %H:%M} to {shown})"
+    return f"the previous {before.utc.hours} hours ({start:%Y-%m-%d %H:%M} to {shown})"
 
 
 def columns(period: Any) -> list[tuple[str, str, bool, str]]:

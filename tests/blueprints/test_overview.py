@@ -299,7 +299,7 @@ def test_headline_and_trend_columns(app, admin) -> None:  # noqa: ANN001
     strip = " ".join(re.search(r'<div class="fmd-headline".*?</p>\s*</div>', html, re.S).group(0).split())
     # 120 requests in the last minute, 2 of them 5xx; nothing before to compare with.
     assert '<span class="fmd-figure">120</span>' in strip and '<span class="fmd-figure">1.7 %</span>' in strip
-    assert strip.count('class="fmd-change fmd-muted"') == 3 and "the 24 hours before (" in strip
+    assert strip.count('class="fmd-change fmd-muted"') == 3 and "the previous 25 hours (" in strip
     row = re.search(rf'<tr id="fmd-endpoint-{app.ids["api.item"]}".*?</tr>', html, re.S).group(0)
     spec = json.loads(html_unescape(re.search(r'<script type="application/json">(.*?)</script>', row, re.S).group(1)))
     assert spec["usermeta"] == {"embedOptions": {"actions": False}} and spec["encoding"]["tooltip"][0]["title"] == "Hour"
