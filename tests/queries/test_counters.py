@@ -154,18 +154,21 @@ def test_overview_counts_equal_a_pure_hourly_read(mixed, now: datetime) -> None:
     rows = hourly(mixed)
     for tz in ZONES:
         today_start = floor_hour(local_midnight_utc(local_today(now, tz), tz))
-        week_start = DatePeriod.last_days(overview.STATS_DAYS, now, tz).utc.start
+        week = DatePeriod.last_days(overview.STATS_DAYS, now, tz).utc
+        week_start, week_end = week.start, week.end
         expected: dict[str, Counter] = defaultdict(Counter)
         for name, hour, _, status, n in rows:
             expected[name]["total"] += n
             expected[name]["week"] += n if hour >= week_start else 0
             expected[name]["today"] += n if hour >= today_start else 0
-            expected[name]["errors"] += n if hour >= week_start and status >= 500 else 0
+            # The 5xx share follows the overview's range (the last 7 days up to the end of today).
+            expected[name]["range"] += n if week_start <= hour < week_end else 0
+            expected[name]["errors"] += n if week_start <= hour < week_end and status >= 500 else 0
         with mixed.read() as conn:
             got = {r["name"]: r for r in overview.overview_rows(conn, mixed.tables, now, tz)}
         assert set(got) == set(expected)
         for name, c in expected.items():
             row = got[name]
             assert (row["total"], row["week"], row["today"]) == (c["total"], c["week"], c["today"]), (tz, name)
-            assert row["errors"] == (c["errors"] / c["week"] if c["week"] else None)
+            assert row["errors"] == (c["errors"] / c["range"] if c["range"] else None)
         assert sum(c["today"] for c in expected.values()) > 0 and sum(c["week"] for c in expected.values()) > 0
