@@ -22,7 +22,7 @@ from ..queries._range import DatePeriod, utcnow
 from ..store.models import Tables
 from ._access import admin_required, get_state, is_admin, login_required
 from ._htmx import is_htmx
-from ._params import QUICK_DAYS, parse_level, parse_period, period_args
+from ._params import parse_level, parse_period, parse_refresh, period_args, quick_ranges, refresh_choices
 from ._tabs import Loader, Tab, endpoint_or_404
 from .app_charts import rows_to_csv
 from .endpoint_exceptions import EXCEPTIONS_TAB
@@ -121,7 +121,7 @@ def _render(tab: Tab, endpoint_id: int) -> Response:
     spec = tab.draw(rows, period) if rows and tab.draw else None
     chart_table = tables.for_endpoint_tab(tab.name, rows, endpoint["name"], period.tz) if spec else None
     ctx = _context(tab, endpoint, period, header=header, rows=rows, table=table, spec=spec, chart_table=chart_table,
-                   range_oob=scope == "tabs", **extra)
+                   range_oob=scope == "tabs", refresh=parse_refresh(request.args), **extra)
     template = {"page": "fmd/endpoint.html", "section": "fmd/partials/_endpoint_page.html",
                 "tabs": "fmd/partials/_endpoint_tabs.html"}[scope]
     resp = make_response(render_template(template, **ctx))
@@ -130,14 +130,17 @@ def _render(tab: Tab, endpoint_id: int) -> Response:
     return resp
 
 
-def _context(tab: Tab, endpoint: dict, period: DatePeriod, **extra: Any) -> dict:
+def _context(tab: Tab, endpoint: dict, period: DatePeriod, refresh: int = 0, **extra: Any) -> dict:
     eid = endpoint["id"]
     args = period_args(period)
+    kept = {**args, **({"refresh": refresh} if refresh else {})}  # what tab and range links keep
     here = url_for(f".{tab.name}", endpoint_id=eid)
     return {"tab": tab, "tabs": TABS, "endpoint": endpoint, "period": period, "args": args, "tz": period.tz,
-            "now": utcnow(), "here": here, "section_id": SECTION,
-            "quick": [(days, url_for(f".{tab.name}", endpoint_id=eid, days=days)) for days in QUICK_DAYS],
-            "tab_urls": {t.name: url_for(f".{t.name}", endpoint_id=eid, **args) for t in TABS},
+            "now": utcnow(), "here": here, "section_id": SECTION, "refresh": refresh,
+            "quick": quick_ranges(f".{tab.name}", endpoint_id=eid, **kept),
+            "refresh_choices": refresh_choices(f".{tab.name}", endpoint_id=eid, **args),
+            "poll_url": url_for(f".{tab.name}", endpoint_id=eid, **kept),
+            "tab_urls": {t.name: url_for(f".{t.name}", endpoint_id=eid, **kept) for t in TABS},
             "csv_url": url_for(f".{tab.name}_csv", endpoint_id=eid, **args) if tab.load else None,
             "routes": host_routes(endpoint["name"]), "level_names": LEVEL_NAMES, "no_value": q.NO_VALUE,
             "can_edit": is_admin(), **extra}
