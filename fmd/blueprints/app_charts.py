@@ -26,7 +26,7 @@ from ..queries import app as queries
 from ..queries._range import DatePeriod, utcnow
 from ._access import get_state, login_required
 from ._htmx import page_or_fragment
-from ._params import QUICK_DAYS, parse_period, period_args
+from ._params import parse_period, period_args, quick_ranges
 
 bp = Blueprint("app_charts", __name__)
 
@@ -114,7 +114,7 @@ def _rows(chart: AppChart, period: DatePeriod, state: Any) -> list[dict]:
 
 def _ctx(chart: AppChart, period: DatePeriod, state: Any, **extra: Any) -> dict:
     args = period_args(period)
-    quick = [(days, url_for(f".{chart.endpoint}", days=days)) for days in QUICK_DAYS]
+    quick = quick_ranges(f".{chart.endpoint}")
     return {"chart": chart, "period": period, "args": args, "tz": state.settings.timezone, "quick": quick,
             "page_url": url_for(f".{chart.endpoint}", **args),
             "chart_url": url_for(f".{chart.endpoint}_chart", **args),
