@@ -19,8 +19,8 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 
 from ..charts.sparkline import trend_sparklines
 from ..queries import overview as queries
-from ..queries._range import to_local, utcnow
-from ..queries.trends import Headline
+from ..queries._range import DatePeriod, to_local, utcnow
+from ..queries.trends import NOISE, Headline
 from ..state import LEVELS
 from ._access import admin_required, get_state, is_admin, login_required
 from ._htmx import is_htmx, page_or_fragment
@@ -37,7 +37,7 @@ RANGE_ARGS = ("start", "end", "days", "last")
 _DESCENDING_FIRST = {"requests", "change"}
 
 
-def previous_label(period: Any) -> str:
+def previous_label(period: DatePeriod) -> str:
     """What the trends compare with: "the previous 25 hours (2026-11-25 16:00 to 2026-11-26 17:00)" for a
     rolling range (which runs to the end of the current hour, so "24h" spans 25 whole hours), the previous days
     otherwise ("2026-11-13 to 2026-11-19")."""
@@ -49,7 +49,7 @@ def previous_label(period: Any) -> str:
     return f"the previous {before.utc.hours} hours ({start:%Y-%m-%d %H:%M} to {shown})"
 
 
-def columns(period: Any) -> list[tuple[str, str, bool, str]]:
+def columns(period: DatePeriod) -> list[tuple[str, str, bool, str]]:
     """The columns of the table: (sort key, heading, numeric?, hover help); the range's columns name it."""
     over = f"over {period.describe()}"
     return [("name", "Endpoint", False, "Endpoint name (Flask's view endpoint)"),
@@ -63,7 +63,7 @@ def columns(period: Any) -> list[tuple[str, str, bool, str]]:
             ("p95", "p95", True, f"95th percentile duration {over}"),
             ("change", "Δ p95", True, f"Change of p95 against the previous period of the same length "
                                       f"({previous_label(period)}); red: slower, green: faster, uncoloured "
-                                      "under 5 % (the histograms' resolution); – when either period has no "
+                                      f"under {NOISE:.0%} (the histograms' resolution); – when either period has no "
                                       "requests. Sorted, endpoints without a comparison come last."),
             ("errors", "5xx", True, f"Share of responses with a 5xx status {over}"),
             ("last", "Last request", True, "Time of the most recent request"),
@@ -95,7 +95,7 @@ class OverviewView(OverviewArgs):
         return super().sort_link(key)
 
 
-def parse_view(args: Mapping[str, str], period: Any) -> OverviewView:
+def parse_view(args: Mapping[str, str], period: DatePeriod) -> OverviewView:
     """The overview's arguments from a query string or a form (400 for a bad one)."""
     base = parse_overview(args)
     named = any(str(args.get(k) or "").strip() for k in RANGE_ARGS)
@@ -143,12 +143,12 @@ def points(change: float | None) -> str:
     return f"{'−' if change < 0 and text != '0.0' else '+' if change > 0 and text != '0.0' else '±'}{text} pp"
 
 
-def _period(args: Mapping[str, str]) -> tuple[Any, datetime]:
+def _period(args: Mapping[str, str]) -> tuple[DatePeriod, datetime]:
     now = utcnow()
     return parse_period(args, now, get_state().settings.timezone), now
 
 
-def _rows(view: OverviewView, period: Any, now: datetime,
+def _rows(view: OverviewView, period: DatePeriod, now: datetime,
           endpoint_ids: list[int] | None = None) -> tuple[list[dict], Headline]:
     state = get_state()
     with state.store.read() as conn:
@@ -157,13 +157,13 @@ def _rows(view: OverviewView, period: Any, now: datetime,
     return queries.sort_rows(rows, view.sort, view.desc), headline
 
 
-def _context(view: OverviewView, period: Any, rows: list[dict], now: datetime, **extra: Any) -> dict:
+def _context(view: OverviewView, period: DatePeriod, rows: list[dict], now: datetime, **extra: Any) -> dict:
     """Everything the page, the table and a row need."""
     query = view.query()
     labels = period.bucket_labels()
     return {"args": view, "period": period, "rows": rows, "now": now, "columns": columns(period), "levels": LEVELS,
             "level_names": LEVEL_NAMES, "can_edit": is_admin(), "tz": get_state().settings.timezone,
-            "previous_label": previous_label(period),
+            "previous_label": previous_label(period), "noise": NOISE,
             "here": url_for("overview.index", **query),
             # What the range form keeps besides the range itself (it sends its own start/end or last).
             "range_extra": {k: v for k, v in query.items() if k not in RANGE_ARGS},

@@ -322,6 +322,9 @@ def test_sort_by_change_puts_endpoints_without_a_comparison_last(make_app, sqlit
     assert re.search(r'fmd-delta fmd-bad"\s+title="p95 [^"]+ before, [^"]+ now">\+', desc)
     assert re.search(r'fmd-delta fmd-ok"\s+title="p95 [^"]+ before, [^"]+ now">−', desc)
     assert re.search(r'<td class="num fmd-delta">–</td>', desc)
+    # Headline: 3 requests against 2 (+50 %, never coloured), p95 up from ~20 ms to ~450 ms (worse: red).
+    assert '<span class="fmd-change ">+50 %</span>' in desc
+    assert re.search(r'<dt>p95</dt>\s*<dd><span class="fmd-figure">[^<]+</span>\s*<span class="fmd-change fmd-bad">\+', desc)
 
 
 def test_level_change_says_saved_and_resets_on_error(app, admin) -> None:  # noqa: ANN001
