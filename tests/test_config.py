@@ -162,6 +162,8 @@ def test_every_option_through_app_config_and_bind(tmp_path: Path, request: pytes
     """Each FMD_* key and each bind() keyword reaches the bound app's settings."""
     fmd_logger = logging.getLogger("fmd")
     request.addfinalizer(lambda level=fmd_logger.level: fmd_logger.setLevel(level))  # ENABLE_LOGGING sets INFO
+    before = list(fmd_logger.handlers)  # ... and may add a stderr handler (run without pytest's log capture)
+    request.addfinalizer(lambda: [fmd_logger.removeHandler(h) for h in fmd_logger.handlers[:] if h not in before])
     values = dict(FULL_VALUES, DATABASE=f"sqlite:///{tmp_path / 'x.db'}")
     app = Flask("host", instance_path=str(tmp_path / "instance"))
     app.config.update({f"FMD_{key}": value for key, value in values.items()})
