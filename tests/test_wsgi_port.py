@@ -96,7 +96,7 @@ def test_a_bad_port_stops_the_demo_with_status_2(tmp_path: Path) -> None:
                             timeout=60, cwd=tmp_path, env=_demo_env(tmp_path))
     assert result.returncode == 2
     assert "--port" in result.stderr and "'http'" in result.stderr
-    assert not (tmp_path / "fmd.db").exists()  # refused before the demo was built
+    assert list(tmp_path.iterdir()) == []  # refused before the demo was built (no host.db, no fmd.db)
 
 
 def _free_port() -> int:
