@@ -80,13 +80,14 @@ CHARTS = [
              queries.hits_by_hour_of_day,
              lambda rows, d: heatmap.heatmap_chart(rows, d.tz, day_links=d.day_links(rows))),
     AppChart("versions", "Versions", "Which version of the app served each endpoint's requests: the share per "
-             "version, oldest version on the left. The busiest endpoints by name, the rest together." + _CLICK,
+             "version, printed in each cell (darker is more), oldest version on the left. The busiest endpoints by "
+             "name, on top, the rest together." + _CLICK,
              queries.hits_by_version,
-             lambda rows, d: versions.versions_chart(rows, d.settings.colors, links=d.endpoint_links(rows))),
+             lambda rows, d: versions.versions_chart(rows, links=d.endpoint_links(rows))),
     AppChart("daily", "Daily load", f"Requests over time ({_RESOLUTION}), stacked per endpoint: the busiest by name, "
              "the rest together." + _CLICK, queries.hits_by_day,
              lambda rows, d: bars.daily_chart(rows, d.settings.colors, grain=d.grain, tz=d.tz,
-                                              links=d.endpoint_links(rows))),
+                                              links=d.endpoint_links(rows), buckets=d.period.bucket_labels())),
     AppChart("performance", "API performance", "Durations per endpoint from the recorded histograms: the box "
              "spans the middle half of the requests (p25-p75), the tick is the median, the whiskers p5 and p95."
              + _CLICK, queries.durations_by_endpoint,
@@ -97,7 +98,8 @@ CHARTS = [
              "per status code." + _CLICK,
              # Every endpoint's rows: the chart ranks them by errors, so a rarely called failing one stays.
              partial(queries.status_by_day, top=sys.maxsize),
-             lambda rows, d: bars.status_chart(rows, grain=d.grain, tz=d.tz, links=d.endpoint_links(rows))),
+             lambda rows, d: bars.status_chart(rows, grain=d.grain, tz=d.tz, links=d.endpoint_links(rows),
+                                               buckets=d.period.bucket_labels())),
 ]
 BY_NAME = {c.endpoint: c for c in CHARTS}
 

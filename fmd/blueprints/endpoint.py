@@ -80,7 +80,7 @@ TABS = [
     Tab("status_codes", "Status codes", "Responses per status code over time (per hour for ranges up to 72 hours, "
         "else per day), and the share of each code.",
         _status, lambda rows, p: status_time.status_time_chart(
-            rows, "Responses per status code", f"{'Hour' if p.hourly else 'Day'} ({p.tz})"),
+            rows, "Responses per status code", f"{'Hour' if p.hourly else 'Day'} ({p.tz})", p.bucket_labels()),
         "fmd/partials/_endpoint_status.html"),
     Tab("versions", "Versions", "Every version that served this endpoint in the range, oldest first, with the "
         "change of its median against the previous version.", _only(q.versions_table), None,

@@ -24,6 +24,12 @@ STATUS_WIDTHS = {1: 900, 2: 470, 3: 300}
 COUNT_AXIS = {"format": ",d", "tickMinStep": 1}
 
 
+def buckets_of(rows: Sequence[Mapping], grain: str, buckets: Sequence[str] | None) -> list[str]:
+    """The x axis: every bucket of the range when known (a quiet hour keeps its place), else those in *rows*."""
+    # dict.fromkeys: the hour repeated when clocks go back has one label, and one band.
+    return list(dict.fromkeys(buckets)) if buckets is not None else sorted({row[grain] for row in rows})
+
+
 def time_title(grain: str, tz: str) -> str:
     """"Hour (Europe/Amsterdam)" / "Day (UTC)": what a bar stands for, in which zone."""
     return f"{grain.capitalize()} ({tz})" if tz else grain.capitalize()
@@ -34,7 +40,7 @@ def _daily(grain: str) -> Any:
 
     return (alt.Chart(alt.NamedData(DAILY), title=slot("title"))
             .mark_bar(cursor="pointer")
-            .encode(x=alt.X(f"{grain}:O", title=slot("time_title"),
+            .encode(x=alt.X(f"{grain}:O", title=slot("time_title"), scale=alt.Scale(domain=[slot("buckets")]),
                             axis=alt.Axis(labelAngle=-45, labelOverlap=True)),
                     y=alt.Y("sum(hits):Q", title="Requests", axis=alt.Axis(**COUNT_AXIS)),
                     color=alt.Color("endpoint:N", title="Endpoint",
@@ -49,20 +55,24 @@ def _daily(grain: str) -> Any:
 
 
 def daily_chart(rows: Sequence[Mapping], colors: Mapping[str, Iterable[int]] | None = None, *,
-                grain: str = "day", tz: str = "", links: Mapping[int, str] | None = None) -> dict:
+                grain: str = "day", tz: str = "", links: Mapping[int, str] | None = None,
+                buckets: Sequence[str] | None = None) -> dict:
     """Requests per *grain* stacked per endpoint, from {<grain>, endpoint, endpoint_id, other, hits} rows
-    (busiest first); *links*: endpoint id -> URL opened by a click on its bars."""
+    (busiest first); *links*: endpoint id -> URL opened by a click on its bars; *buckets*: every bucket label
+    of the range (``DatePeriod.bucket_labels``), so hours or days without requests keep their place."""
     scale = endpoint_scale(rows, colors)
     title = f"Requests per {grain}"
     return build(_daily, {DAILY: ranked(linked(rows, links), scale["domain"])},
-                 {**scale, "title": title, "time_title": time_title(grain, tz)}, grain)
+                 {**scale, "title": title, "time_title": time_title(grain, tz),
+                  "buckets": buckets_of(rows, grain, buckets)}, grain)
 
 
 def _status(grain: str) -> Any:
     import altair as alt
 
     base = (alt.Chart(alt.NamedData(STATUS)).mark_bar(cursor="pointer")
-            .encode(x=alt.X(f"{grain}:O", title=slot("time_title"), axis=alt.Axis(labelAngle=-45, labelOverlap=True)),
+            .encode(x=alt.X(f"{grain}:O", title=slot("time_title"), scale=alt.Scale(domain=[slot("buckets")]),
+                            axis=alt.Axis(labelAngle=-45, labelOverlap=True)),
                     y=alt.Y("sum(hits):Q", title="Requests", axis=alt.Axis(**COUNT_AXIS)),
                     color=alt.Color("status:N", title="Status",
                                     scale=alt.Scale(domain=[slot("domain")], range=[slot("range")]),
@@ -138,9 +148,10 @@ def fold_status(rows: Sequence[Mapping], top: int = STATUS_TOP, fold_min: int = 
 
 
 def status_chart(rows: Sequence[Mapping], top: int = STATUS_TOP, *, grain: str = "day", tz: str = "",
-                 links: Mapping[int, str] | None = None) -> dict:
+                 links: Mapping[int, str] | None = None, buckets: Sequence[str] | None = None) -> dict:
     """Requests per *grain* and status code, one small chart per endpoint (up to three a row), from
-    {endpoint, endpoint_id, other, unrouted, <grain>, status, hits}; *links*: endpoint id -> URL of its page.
+    {endpoint, endpoint_id, other, unrouted, <grain>, status, hits}; *links*: endpoint id -> URL of its page;
+    *buckets* as for ``daily_chart``.
 
     Pass every endpoint's rows: ``fold_status`` puts failing endpoints first and folds the rest.
     """
@@ -148,7 +159,8 @@ def status_chart(rows: Sequence[Mapping], top: int = STATUS_TOP, *, grain: str =
     order = list(dict.fromkeys(row["endpoint"] for row in rows))
     columns = max(1, min(STATUS_COLUMNS, len(order)))
     spec = build(_status, {STATUS: ranked(linked(rows, links), order)},
-                 {**status_scale(row["status"] for row in rows), "time_title": time_title(grain, tz)}, grain)
+                 {**status_scale(row["status"] for row in rows), "time_title": time_title(grain, tz),
+                  "buckets": buckets_of(rows, grain, buckets)}, grain)
     spec["columns"] = columns
     spec["spec"]["width"] = STATUS_WIDTHS[columns]
     return spec

@@ -139,8 +139,12 @@ def test_resolution_follows_the_range(client, query: str, grain: str) -> None:  
     daily = chart_spec(client, f"/daily/chart?{query}")
     assert daily["encoding"]["x"]["field"] == grain and daily["encoding"]["x"]["title"] == f"{grain.title()} (UTC)"
     assert all(grain in row for row in daily["datasets"]["daily"])
+    domain = daily["encoding"]["x"]["scale"]["domain"]  # every bucket of the range, quiet ones too
+    assert domain == sorted(domain) and {row[grain] for row in daily["datasets"]["daily"]} <= set(domain)
+    assert len(domain) == {"last=24h": 25, "days=1": 24, "last=48h": 49, "last=7d": 8, "days=7": 7}[query]
     status = chart_spec(client, f"/status-codes/chart?{query}")
-    assert status["spec"]["encoding"]["x"]["field"] == grain
+    x = status["spec"]["encoding"]["x"]
+    assert x["field"] == grain and x["scale"]["domain"] == domain
     rows = list(csv.DictReader(io.StringIO(client.get(f"{PREFIX}/daily.csv?{query}").text)))
     pattern = r"\d{4}-\d\d-\d\d \d\d:00" if grain == "hour" else r"\d{4}-\d\d-\d\d"
     assert rows and all(re.fullmatch(pattern, row[grain]) for row in rows), rows[:3]
@@ -195,7 +199,7 @@ def test_endpoint_status_tab_and_hourly_tab_follow_the_range(client, app) -> Non
     with store.read() as conn:
         eid = {name: e for e, name in queries.endpoint_names(conn, store.tables).items()}["api.items"]
     hourly = chart_spec(client, f"/endpoint/{eid}/status-codes?last=24h")
-    assert hourly["encoding"]["x"]["title"] == "Hour (UTC)"
+    assert hourly["encoding"]["x"]["title"] == "Hour (UTC)" and len(hourly["encoding"]["x"]["scale"]["domain"]) == 25
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:00", r["time"]) for r in hourly["datasets"]["status_time"])
     daily = chart_spec(client, f"/endpoint/{eid}/status-codes?last=7d")
     assert daily["encoding"]["x"]["title"] == "Day (UTC)"

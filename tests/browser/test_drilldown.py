@@ -43,7 +43,7 @@ def open_from(page, live_dashboard, path: str, role: str, *parts: str) -> str:  
     return page.url
 
 
-@pytest.mark.parametrize("path, role", [("/daily", "bar"), ("/performance", "bar"), ("/versions", "circle"),
+@pytest.mark.parametrize("path, role", [("/daily", "bar"), ("/performance", "bar"), ("/versions", "text mark"),
                                         ("/status-codes", "bar")])
 def test_an_endpoint_mark_opens_its_page_with_the_same_range(admin_page, live_dashboard, path: str,
                                                              role: str) -> None:  # noqa: ANN001

@@ -119,3 +119,15 @@ def test_colliding_endpoints_get_distinct_colours() -> None:
     assert first == _theme.stable_color(names[0])  # the busiest keeps its own colour
     configured = _theme.endpoint_scale([{"endpoint": "a"}, {"endpoint": "b"}], {"a": (1, 2, 3), "b": (1, 2, 3)})
     assert configured["range"] == ["#010203", "#010203"]  # COLORS is obeyed even when it repeats itself
+
+
+def test_versions_is_a_heatmap_with_the_share_printed() -> None:
+    rows = [{"endpoint": "a", "endpoint_id": 1, "other": False, "version": "1.0", "hits": 3, "share": 0.75, "order": 0},
+            {"endpoint": "a", "endpoint_id": 1, "other": False, "version": "2.0", "hits": 1, "share": 0.25, "order": 1}]
+    spec = versions.versions_chart(rows)
+    validate_jsonschema(spec, SCHEMA)
+    marks = [layer["mark"]["type"] for layer in spec["layer"]]
+    text = spec["layer"][marks.index("text")]["encoding"]["text"]
+    assert marks == ["rect", "text"] and text == {"field": "share", "type": "quantitative", "format": ".0%"}
+    assert spec["layer"][0]["encoding"]["color"]["scale"]["domain"] == [0, 1]  # 100% is the darkest, always
+    assert [(r["share"], r["dark"]) for r in spec["datasets"]["versions"]] == [(0.75, True), (0.25, False)]
