@@ -172,3 +172,17 @@ def test_disabled_controls_look_disabled(page, live_dashboard, login, scheme: st
         assert disabled.evaluate(look)["color"] == muted
     if scheme == "dark":  # the dark palette's grey, not the light one's
         assert muted != "rgb(91, 100, 116)" and panel != "rgb(245, 247, 250)"
+
+
+def test_a_long_user_name_keeps_the_header_one_line(page, live_dashboard, login) -> None:  # noqa: ANN001
+    from fmd.auth.users import create_user
+
+    name = "maximiliane.mustermann-oberhuber"
+    create_user(live_dashboard.app.extensions["fmd"].store, name, "long-name-password", is_admin=False)
+    page.set_viewport_size({"width": WIDTH, "height": 800})
+    login(page, live_dashboard.base, name, "long-name-password")
+    assert measure(page, live_dashboard.dashboard + "/overview") == []
+    whoami = page.locator(".fmd-whoami")
+    assert whoami.get_attribute("title") == f"Logged in as {name} (viewer)"  # the whole name, when shortened
+    role = page.locator(".fmd-whoami .fmd-role").bounding_box()
+    assert role["x"] + role["width"] <= WIDTH and page.locator(".fmd-whoami .fmd-role").inner_text() == "viewer"
