@@ -16,8 +16,9 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from markupsafe import Markup
 
-from ..charts.sparkline import trend_sparklines
+from ..charts.sparkline import trend_sparklines_json
 from ..queries import overview as queries
 from ..queries._range import DatePeriod, to_local, utcnow
 from ..queries.trends import NOISE, Headline
@@ -169,8 +170,9 @@ def _context(view: OverviewView, period: DatePeriod, rows: list[dict], now: date
             "range_extra": {k: v for k, v in query.items() if k not in RANGE_ARGS},
             "quick": quick_ranges("overview.index", **query),
             "refresh_choices": refresh_choices("overview.index", **query),
-            "sparks": trend_sparklines({r["id"]: r["buckets"] for r in rows}, labels,
-                                       "Hour" if period.hourly else "Day"),
+            # JSON text already escaped for <script> (as |tojson would): Markup only spares escaping it again.
+            "sparks": {eid: Markup(text) for eid, text in trend_sparklines_json(
+                {r["id"]: r["buckets"] for r in rows}, labels, "Hour" if period.hourly else "Day").items()},
             "endpoint_page": "endpoint.index" if "endpoint.index" in current_app.view_functions else None,
             "exceptions_page": "endpoint.exceptions" if "endpoint.exceptions" in current_app.view_functions else None,
             **extra}

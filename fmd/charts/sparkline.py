@@ -6,6 +6,7 @@ and only days with occurrences travel in the spec; the skeleton is built once pe
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any, Mapping, Sequence
 
@@ -48,6 +49,7 @@ def sparkline_chart(days: Sequence[Mapping], first: str, last: str) -> dict:
 
 
 
+
 TREND_DATASET = "trend"
 #: The overview's sparklines: a neutral hue (red is kept for errors and exceptions).
 TREND_COLOR = "#1f5fbf"
@@ -58,8 +60,10 @@ def _trend_sparkline(unit: str) -> Any:
     import altair as alt
 
     return (alt.Chart(alt.NamedData(TREND_DATASET)).mark_bar(color=TREND_COLOR)
+            # Each bar spans most of its bucket: computed in the browser, so a row sends only i, n and b.
+            .transform_calculate(x="datum.i - 0.4", x2="datum.i + 0.4")
             .encode(x=alt.X("x:Q", axis=None, scale=alt.Scale(domain=[slot("domain")], nice=False, zero=False)),
-                    x2="x2",
+                    x2="x2:Q",
                     y=alt.Y("n:Q", axis=None, scale=alt.Scale(zero=True)), y2=alt.datum(0),
                     tooltip=[alt.Tooltip("b:N", title=unit), alt.Tooltip("n:Q", title="Requests", format=",")])
             .properties(width=WIDTH, height=HEIGHT)
@@ -81,7 +85,8 @@ TREND_SPEC: dict = {
         "x2": {"field": "x2"},
         "y": {"axis": None, "field": "n", "scale": {"zero": True}, "type": "quantitative"},
         "y2": {"datum": 0}},
-    "height": HEIGHT, "width": WIDTH}
+    "height": HEIGHT, "width": WIDTH,
+    "transform": [{"calculate": "datum.i - 0.4", "as": "x"}, {"calculate": "datum.i + 0.4", "as": "x2"}]}
 
 
 def trend_spec(unit: str, buckets: int) -> dict:
@@ -93,19 +98,28 @@ def trend_spec(unit: str, buckets: int) -> dict:
                          "x": {**enc["x"], "scale": {**enc["x"]["scale"], "domain": [-0.5, buckets - 0.5]}}}}
 
 
-def trend_sparklines(series: Mapping[Any, Mapping[int, int]], labels: Sequence[str],
-                     unit: str = "Day") -> dict[Any, dict]:
-    """key -> a bar sparkline of {bucket index: requests} on an x axis of *labels* (one per bucket).
+def trend_rows(buckets: Mapping[int, int], labels: Sequence[str]) -> list[dict]:
+    """The sparkline's rows: {i: bucket index, n: requests, b: its label}, only non-zero buckets."""
+    return [{"i": i, "n": n, "b": labels[i]} for i, n in sorted(buckets.items()) if n]
 
-    Keys with no requests get no chart. One spec is shared by every row (a shallow copy each: the specs are
-    only serialised), so a few hundred rows cost a few hundred small dicts, not as many builds.
+
+#: JSON text that may sit inside <script> in HTML: the characters Jinja's |tojson escapes, escaped the same way.
+_HTML_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "'": "\\u0027"})
+
+
+def trend_sparklines_json(series: Mapping[Any, Mapping[int, int]], labels: Sequence[str],
+                          unit: str = "Day") -> dict[Any, str]:
+    """key -> the JSON text of a bar sparkline of {bucket index: requests}, on an x axis of *labels* (one per
+    bucket), escaped for an HTML ``<script>`` like Jinja's ``|tojson``. Keys without requests get no chart.
+
+    Text, not dicts: the overview draws one per endpoint (hundreds), and the shared spec is serialised once
+    and only each row's data spliced in, which makes a row cost ~10 us instead of ~200 us through |tojson.
     """
-    base = trend_spec(unit, len(labels))
+    head = json.dumps({**trend_spec(unit, len(labels)), "datasets": None}, separators=(",", ":")).translate(_HTML_SAFE)
+    head = head[:-len("null}")]  # ... "datasets": <the row's datasets>}
     out = {}
     for key, buckets in series.items():
-        if not buckets:
-            continue
-        # Short field names: these rows travel once per table row.
-        rows = [{"b": labels[i], "n": n, "x": i - 0.4, "x2": i + 0.4} for i, n in sorted(buckets.items()) if n]
-        out[key] = {**base, "datasets": {TREND_DATASET: rows}}
+        rows = trend_rows(buckets, labels)
+        if rows:
+            out[key] = head + json.dumps({TREND_DATASET: rows}, separators=(",", ":")).translate(_HTML_SAFE) + "}"
     return out

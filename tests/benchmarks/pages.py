@@ -202,7 +202,8 @@ def main() -> None:
 #: Days of hourly histograms in the wide scenario (older ones are what RETENTION_HOURLY_DAYS would prune).
 HOURLY_HIST_DAYS = 35
 #: What the wide scenario times: the overview, and every application chart at 7, 30 and 90 days.
-WIDE_URLS = (["/overview", "/overview?sort=total&dir=desc", "/overview?sort=p95&dir=desc&q=api"]
+WIDE_URLS = (["/overview", "/overview?sort=total&dir=desc", "/overview?sort=p95&dir=desc&q=api", "/overview?last=24h",
+              "/overview?last=30d&sort=change&dir=desc", "/overview?days=90"]
              + [f"/{chart}/chart?days={days}" for days in (7, 30, 90)
                 for chart in ("hourly", "versions", "daily", "performance", "status-codes")])
 WIDE_TABLES = ("endpoint", "rollup_hour", "rollup_day", "histogram_hour", "histogram_day")

@@ -21,15 +21,22 @@ def test_the_written_spec_is_altairs() -> None:
 
 def test_bars_per_bucket_with_labels_in_the_tooltip() -> None:
     labels = [f"2024-03-{d:02d}" for d in range(4, 11)]
-    specs = sparkline.trend_sparklines({1: {1: 3, 5: 2, 6: 0}, 2: {}}, labels)
-    assert set(specs) == {1}  # no requests: no chart
-    spec = specs[1]
+    texts = sparkline.trend_sparklines_json({1: {1: 3, 5: 2, 6: 0}, 2: {}}, labels)
+    assert set(texts) == {1}  # no requests: no chart
+    spec = json.loads(texts[1])
     validate_jsonschema(spec, load_schema())
-    assert spec["datasets"]["trend"] == [{"b": "2024-03-05", "n": 3, "x": 0.6, "x2": 1.4},
-                                         {"b": "2024-03-09", "n": 2, "x": 4.6, "x2": 5.4}]
+    assert spec == {**sparkline.trend_spec("Day", 7), "datasets": {"trend": [{"i": 1, "n": 3, "b": "2024-03-05"},
+                                                                             {"i": 5, "n": 2, "b": "2024-03-09"}]}}
     assert spec["encoding"]["x"]["scale"]["domain"] == [-0.5, 6.5]
     assert spec["usermeta"] == {"embedOptions": {"actions": False}} and spec["width"] == sparkline.WIDTH
-    assert len(json.dumps(spec)) < 1200  # travels once per table row
+    assert len(texts[1]) < 1100  # travels once per table row
+
+
+def test_the_json_text_is_safe_inside_a_script_element() -> None:
+    text = sparkline.trend_sparklines_json({1: {0: 1}}, ["</script><b>'&"], "Hour")[1]
+    assert not any(c in text for c in "<>&'")
+    assert json.loads(text)["datasets"]["trend"][0]["b"] == "</script><b>'&"
+    assert json.loads(text)["encoding"]["tooltip"][0]["title"] == "Hour"
 
 
 def test_the_exceptions_sparkline_is_unchanged() -> None:
