@@ -207,3 +207,9 @@ def test_endpoint_status_tab_and_hourly_tab_follow_the_range(client, app) -> Non
     day = str(utc_today())
     cells = chart_spec(client, f"/endpoint/{eid}/hourly?days=7")["datasets"]["hourly"]
     assert {r["href"] for r in cells if r["day"] == day} == {f"{PREFIX}/endpoint/{eid}/hourly?start={day}&end={day}"}
+
+
+def test_hourly_load_of_an_empty_range_says_so(client) -> None:  # noqa: ANN001
+    resp = client.get(PREFIX + "/hourly/chart?start=2001-01-01&end=2001-01-07", headers={"HX-Request": "true"})
+    assert 'class="fmd-chart"' not in resp.text  # no grid of zeros with a "0.000000" legend
+    assert "No requests were recorded from 2001-01-01 to 2001-01-07 (UTC)" in resp.text
