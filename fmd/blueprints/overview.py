@@ -39,15 +39,18 @@ _DESCENDING_FIRST = {"requests", "change"}
 
 
 def previous_label(period: DatePeriod) -> str:
-    """What the trends compare with: "the previous 25 hours (2026-11-25 16:00 to 2026-11-26 17:00)" for a
-    rolling range (which runs to the end of the current hour, so "24h" spans 25 whole hours), the previous days
-    otherwise ("2026-11-13 to 2026-11-19")."""
+    """What the trends compare with: "the previous 25 hours (2026-11-25 16:00 to 2026-11-26 17:00)" or "the
+    previous 30 days and 1 hour (...)" for a rolling range (which runs to the end of the current hour, so "24h"
+    spans 25 whole hours), the previous days otherwise ("2026-11-13 to 2026-11-19")."""
     before = period.previous()
     if period.rolling is None:
         return before.describe()
     start, end = (to_local(moment, period.tz) for moment in (before.utc.start, before.utc.end))
     shown = end.strftime("%H:%M") if end.date() == start.date() else end.strftime("%Y-%m-%d %H:%M")
-    return f"the previous {before.utc.hours} hours ({start:%Y-%m-%d %H:%M} to {shown})"
+    hours = before.utc.hours
+    days, rest = divmod(hours, 24)
+    span = f"{hours} hours" if hours < 72 else f"{days} days" + (f" and {rest} hour{'s' * (rest != 1)}" if rest else "")
+    return f"the previous {span} ({start:%Y-%m-%d %H:%M} to {shown})"
 
 
 def columns(period: DatePeriod) -> list[tuple[str, str, bool, str]]:
