@@ -5,7 +5,7 @@ ours). Marks are found by the label Vega gives each one (aria-label, built from 
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -30,6 +30,10 @@ def mark(page, role: str, *parts: str):  # noqa: ANN001, ANN201
     return found.first
 
 
+def today() -> date:
+    return datetime.now(timezone.utc).date()  # the live dashboard's TIMEZONE is UTC
+
+
 def query(url: str) -> dict[str, list[str]]:
     return parse_qs(urlsplit(url).query)
 
@@ -48,7 +52,7 @@ def open_from(page, live_dashboard, path: str, role: str, *parts: str) -> str:  
 def test_an_endpoint_mark_opens_its_page_with_the_same_range(admin_page, live_dashboard, path: str,
                                                              role: str) -> None:  # noqa: ANN001
     page = admin_page
-    first, last = date.today() - timedelta(days=6), date.today()
+    first, last = today() - timedelta(days=6), today()
     for args, expected in ((f"start={first}&end={last}", {"start": [str(first)], "end": [str(last)]}),
                            ("last=24h", {"last": ["24h"]})):
         url = open_from(page, live_dashboard, f"{path}?{args}", role, f"Endpoint: {ENDPOINT};")
@@ -72,7 +76,7 @@ def test_other_and_no_route_matched_do_not_link(admin_page, live_dashboard) -> N
 
 def test_a_heatmap_day_narrows_the_range(admin_page, live_dashboard) -> None:  # noqa: ANN001
     page = admin_page
-    day = str(date.today() - timedelta(days=1))
+    day = str(today() - timedelta(days=1))
     url = open_from(page, live_dashboard, "/hourly?days=7", "rect mark", f"Day: {day};")
     assert urlsplit(url).path.endswith("/dashboard/hourly") and query(url) == {"start": [day], "end": [day]}
     mark(page, "rect mark", f"Day: {day};")  # the narrowed page draws that day's row
@@ -84,7 +88,7 @@ def test_an_endpoint_heatmap_day_narrows_the_tab(admin_page, live_dashboard) -> 
     page = admin_page
     open_from(page, live_dashboard, "/daily?days=7", "bar", f"Endpoint: {ENDPOINT};")
     eid = re.search(r"/endpoint/(\d+)", page.url)[1]
-    day = str(date.today() - timedelta(days=1))
+    day = str(today() - timedelta(days=1))
     url = open_from(page, live_dashboard, f"/endpoint/{eid}/hourly?days=7", "rect mark", f"Day: {day};")
     assert urlsplit(url).path.endswith(f"/endpoint/{eid}/hourly") and query(url) == {"start": [day], "end": [day]}
 
