@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 from sqlalchemy import ColumnElement, Connection, Table, and_, case, func, literal_column, or_, select
 
 from ..store.models import Tables
-from ._range import ceil_day, floor_day
+from ._range import DAY, ceil_day, floor_day
 
 HALF_DAY = timedelta(hours=12)
 
@@ -53,7 +53,9 @@ def plan(edges: Sequence[datetime]) -> Plan:
         return Plan((), ())
     lo, hi = ceil_day(edges[0]), floor_day(edges[-1])
     runs = []
-    for j in range(n):
+    # Buckets shorter than a day (an hourly chart) would take each daily row back hour by hour: read hours only.
+    hourly = all(b - a < DAY for a, b in zip(edges, edges[1:]))
+    for j in range(0 if hourly else n):
         # Days whose noon lies in bucket j, clipped to the days entirely inside the range.
         first = lo if j == 0 else max(lo, ceil_day(edges[j] - HALF_DAY))
         end = hi if j == n - 1 else min(hi, ceil_day(edges[j + 1] - HALF_DAY))
@@ -100,13 +102,24 @@ def counts(conn: Connection, t: Tables, edges: Sequence[datetime], by: GroupBy,
     if p.hours:
         h = t.rollup_hour
         k = interval_index(h.c.hour, [span[0] for span in p.hours])
-        spans = or_(*(and_(h.c.hour >= a, h.c.hour < b) for a, b, _, _ in p.hours))
+        spans = _spans(h.c.hour, [(a, b) for a, b, _, _ in p.hours])
         for idx, *key, n in _grouped(conn, h, k, by, [spans, *where(h)]):
             _, _, bucket, assigned = p.hours[int(idx)]
             out[(bucket, *key)] += int(n)
             if assigned is not None:
                 out[(assigned, *key)] -= int(n)
     return {key: n for key, n in out.items() if n}
+
+
+def _spans(column: ColumnElement, spans: Sequence[tuple[datetime, datetime]]) -> ColumnElement:
+    """SQL: *column* inside one of the ranges *spans*; adjacent ranges become one (an hourly chart: one range)."""
+    merged: list[list[datetime]] = []
+    for a, b in spans:
+        if merged and merged[-1][1] == a:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+    return or_(*(and_(column >= a, column < b) for a, b in merged))
 
 
 def _grouped(conn: Connection, table: Table, index: ColumnElement, by: GroupBy,

@@ -92,8 +92,9 @@ class TimeRange:
         return (d0, d1), edges
 
 
-#: Ranges up to this many hours are drawn per hour; longer ones per local day.
-HOURLY_MAX_HOURS = 72
+#: Ranges up to this many hours are drawn per hour, longer ones per local day: three days, plus the current hour
+#: a rolling range includes (``last=72h`` spans 73 hours) and the extra hour of a day when clocks go back.
+HOURLY_MAX_HOURS = 74
 
 
 @dataclass(frozen=True)

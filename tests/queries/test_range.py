@@ -58,13 +58,13 @@ def test_last_days_ends_today_in_the_zone() -> None:
 NOW = datetime(2026, 11, 27, 17, 20)  # naive UTC
 
 
-@pytest.mark.parametrize("hours", [1, 6, 24, 72, 168, 2160])
+@pytest.mark.parametrize("hours", [1, 6, 24, 72, 73, 74, 168, 2160])
 def test_a_rolling_range_covers_at_least_its_hours_in_whole_hours(hours: int) -> None:
     period = DatePeriod.last_hours(hours, NOW, "UTC")
     rng = period.utc
     assert rng.start == datetime(2026, 11, 27, 17) - timedelta(hours=hours) <= NOW - timedelta(hours=hours)
     assert rng.end == datetime(2026, 11, 27, 18) and rng.hours == hours + 1  # the current hour is included
-    assert period.hourly == (hours + 1 <= 72) and period.rolling is not None
+    assert period.hourly == (hours + 1 <= 74) and period.rolling is not None  # last=72h is hourly
 
 
 def test_rolling_tokens_and_labels() -> None:
