@@ -20,15 +20,15 @@ is shown as NO_VALUE.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
-from sqlalchemy import ColumnElement, Connection, Table, case, func, literal_column, select
+from sqlalchemy import Connection, Table, case, func, select
 
 from ..store.models import Tables
 from ._histograms import Histogram, by_first, histograms, merge, percentiles
 from ._counters import counts
-from ._range import HOUR, DatePeriod, TimeRange, ceil_day, floor_day, floor_hour, local_midnight_utc, to_local
+from ._range import HOUR, DatePeriod, TimeRange, ceil_day, floor_day, to_local
 
 #: Box-plot quantiles (whisker, box, median, box, whisker) and the keys they are returned under.
 BOX_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -258,51 +258,6 @@ def durations_by_user(conn: Connection, t: Tables, endpoint_id: int, rng: TimeRa
 
 # ------------------------------------------------------------------------------------------------- status codes
 
-def _local_day_edges(rng: TimeRange, tz: str) -> tuple[list[date], list[datetime]]:
-    """The local days *rng* touches in *tz*, and the UTC hour each starts at (clamped to the range) + the end."""
-    days = []
-    day = to_local(rng.start, tz).date()
-    last = to_local(rng.end - HOUR, tz).date() if rng.end > rng.start else day
-    while day <= last:
-        days.append(day)
-        day += timedelta(days=1)
-    edges = [max(floor_hour(local_midnight_utc(d, tz)), rng.start) for d in days] + [rng.end]
-    return days, edges
-
-
-def _bucket_index(column: ColumnElement, edges: Sequence[datetime]) -> ColumnElement:
-    """SQL: index i of the ``[edges[i], edges[i+1])`` holding *column* (a small CASE tree; callers filter)."""
-    def node(lo: int, hi: int) -> ColumnElement:
-        if hi - lo == 1:
-            return literal_column(str(lo))
-        mid = (lo + hi) // 2
-        return case((column < edges[mid], node(lo, mid)), else_=node(mid, hi))
-
-    return node(0, len(edges) - 1)
-
-
-def status_over_time(conn: Connection, t: Tables, endpoint_id: int, rng: TimeRange, tz: str,
-                     grain: str = "day") -> list[dict]:
-    """Status codes per local day ('YYYY-MM-DD') or UTC hour (naive datetime): {time, status (str), hits}."""
-    if grain not in ("day", "hour"):
-        raise ValueError(f"grain must be 'day' or 'hour', not {grain!r}")
-    r = t.rollup_hour
-    where = (r.c.endpoint_id == endpoint_id, r.c.hour >= rng.start, r.c.hour < rng.end)
-    if grain == "hour":
-        stmt = select(r.c.hour, r.c.status_code, func.sum(r.c["count"])).where(*where).group_by(r.c.hour,
-                                                                                                r.c.status_code)
-        rows = sorted((hour, int(s), int(n)) for hour, s, n in conn.execute(stmt) if n)
-        return [{"time": hour, "status": str(s), "hits": n} for hour, s, n in rows]
-    days, edges = _local_day_edges(rng, tz)
-    if not days:
-        return []
-    inner = (select(_bucket_index(r.c.hour, edges).label("d"), r.c.status_code.label("s"), r.c["count"].label("n"))
-             .where(*where).subquery())
-    stmt = select(inner.c.d, inner.c.s, func.sum(inner.c.n)).group_by(inner.c.d, inner.c.s)
-    rows = sorted((int(d), int(s), int(n)) for d, s, n in conn.execute(stmt) if n)
-    return [{"time": days[d].isoformat(), "status": str(s), "hits": n} for d, s, n in rows]
-
-
 def status_by_bucket(conn: Connection, t: Tables, endpoint_id: int, period: DatePeriod) -> list[dict]:
     """Status codes per bucket of *period* (an hour up to 72 hours, else a local day; ``DatePeriod.edges``):
     {time: the bucket's local label, status (str), hits}, by bucket and status. Reads daily rollups where whole
@@ -348,4 +303,4 @@ def versions_table(conn: Connection, t: Tables, endpoint_id: int, rng: TimeRange
 
 
 __all__ = ["header", "hits_by_hour_of_day", "users_by_version", "ips_by_version", "durations_by_version",
-           "durations_by_user", "status_over_time", "status_by_bucket", "status_table", "versions_table", "day_span"]
+           "durations_by_user", "status_by_bucket", "status_table", "versions_table", "day_span"]

@@ -10,7 +10,7 @@ import pytest
 from lifecycle_data import write
 
 from fmd.queries import endpoint as q
-from fmd.queries._range import TimeRange
+from fmd.queries._range import DatePeriod, TimeRange
 from fmd.store.engine import Store
 
 A = datetime(2024, 3, 4)  # a Monday; Amsterdam is UTC+1 in early March
@@ -119,11 +119,10 @@ def test_distributions_per_version_and_user(store: Store, data: int) -> None:
 def test_status_codes(store: Store, data: int) -> None:
     with store.read() as conn:
         table = q.status_table(conn, store.tables, data, WHOLE)
-        days = q.status_over_time(conn, store.tables, data, WHOLE, "UTC")
-        local = q.status_over_time(conn, store.tables, data, WHOLE, "Europe/Amsterdam")
-        hours = q.status_over_time(conn, store.tables, data, WHOLE, "UTC", grain="hour")
-        with pytest.raises(ValueError):
-            q.status_over_time(conn, store.tables, data, WHOLE, "UTC", grain="week")
+        days = q.status_by_bucket(conn, store.tables, data, DatePeriod(A.date(), B.date() + timedelta(days=3), "UTC"))
+        local = q.status_by_bucket(conn, store.tables, data, DatePeriod(A.date(), B.date() + timedelta(days=3),
+                                                                         "Europe/Amsterdam"))
+        hours = q.status_by_bucket(conn, store.tables, data, DatePeriod.of_span(WHOLE, "UTC"))
     assert [(r["status"], r["hits"]) for r in table] == [(200, 85), (404, 5), (500, 5), (503, 10)]
     assert sum(r["share"] for r in table) == pytest.approx(1.0) and table[0]["share"] == pytest.approx(85 / 105)
     assert {(r["time"], r["status"]): r["hits"] for r in days} == {
@@ -132,8 +131,8 @@ def test_status_codes(store: Store, data: int) -> None:
     # Local days: the range covers Amsterdam's 4th (from 01:00) to the 6th (00:00-01:00).
     assert {(r["time"], r["status"]): r["hits"] for r in local}[("2024-03-06", "503")] == 10
     assert sum(r["hits"] for r in hours) == 105
-    assert {r["time"] for r in hours} == {A + timedelta(hours=h) for h in (9, 14, 15)} | {
-        B + timedelta(hours=h) for h in (10, 23)}
+    assert {r["time"] for r in hours} == {(A + timedelta(hours=h)).strftime("%Y-%m-%d %H:00") for h in (9, 14, 15)} | {
+        (B + timedelta(hours=h)).strftime("%Y-%m-%d %H:00") for h in (10, 23)}
 
 
 def test_versions_table(store: Store, data: int) -> None:
@@ -171,5 +170,5 @@ def test_unknown_endpoint_and_empty_range_give_empty_rows(store: Store, data: in
             assert q.durations_by_version(conn, store.tables, eid, rng) == []
             assert q.durations_by_user(conn, store.tables, eid, rng) == []
             assert q.status_table(conn, store.tables, eid, rng) == []
-            assert q.status_over_time(conn, store.tables, eid, rng, "UTC") == []
+            assert q.status_by_bucket(conn, store.tables, eid, DatePeriod.of_span(rng, "UTC")) == []
             assert sum(c["hits"] for c in q.hits_by_hour_of_day(conn, store.tables, eid, rng, "UTC")) == 0
