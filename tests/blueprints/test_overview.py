@@ -268,6 +268,9 @@ def test_range_and_refresh_stay_in_every_link_and_form(admin) -> None:  # noqa: 
     # Quick ranges keep filter, sort and refresh; refresh choices keep the range.
     assert 'href="/dashboard/overview?last=7d&amp;q=api&amp;sort=week&amp;dir=desc&amp;refresh=60"' in html
     assert 'href="/dashboard/overview?q=api&amp;sort=week&amp;dir=desc&amp;last=24h&amp;refresh=30"' in html
+    # The endpoint's page opens with the same range.
+    eid = admin.application.ids["api.item"]
+    assert f'<a href="/dashboard/endpoint/{eid}?last=24h">api.item</a>' in html
     # A plain level post goes back to the same view.
     resp = post(admin, f"/overview/level/{admin.application.ids['index']}",
                 {"level": "2", "q": "ind", "last": "24h", "refresh": "60"})
