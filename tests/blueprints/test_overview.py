@@ -234,6 +234,8 @@ def test_bulk_without_javascript_confirms_on_a_page_then_redirects(app, admin) -
     page = bulk(admin, "3", htmx=False, q="index", sort="total", dir="desc")
     assert page.status_code == 200 and "<html" in page.text and "HX-Retarget" not in page.headers
     assert "Set 1 endpoint to level 3 · + profiler?" in page.text and 'method="post"' in page.text
+    assert "Level 3 samples" not in page.text  # one endpoint under investigation is what level 3 is for
+    assert "Level 3 samples the call stack" in bulk(admin, "3").text
     assert level_of(app, "index") == 1
     done = bulk(admin, "3", confirm=True, htmx=False, q="index", sort="total", dir="desc", expected="1")
     assert done.status_code == 303 and level_of(app, "index") == 3
