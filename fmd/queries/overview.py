@@ -2,9 +2,9 @@
 
 The fixed-window counts (today, 7 days, all time) come from ``rollup_day`` in one pass (conditional sums) plus
 the hours of at most two partial days; everything over the chosen range (requests per bucket, 5xx share,
-percentiles, the change of p95) from ``trends``, in a fixed number of rollup reads: never from raw request rows. The endpoint
-list is small (one row per route), so the name filter and the sorting happen here in Python: every column
-sorts the same way on every database.
+percentiles, the change of p95) from ``trends``, in a fixed number of rollup reads: never from raw request rows.
+The endpoint list is small (one row per route), so the name filter and the sorting happen here in Python:
+every column sorts the same way on every database.
 """
 
 from __future__ import annotations

@@ -307,7 +307,8 @@ def test_headline_and_trend_columns(app, admin) -> None:  # noqa: ANN001
     assert strip.count('class="fmd-change fmd-muted"') == 3 and "the previous 25 hours (" in strip
     row = re.search(rf'<tr id="fmd-endpoint-{app.ids["api.item"]}".*?</tr>', html, re.S).group(0)
     spec = json.loads(html_unescape(re.search(r'<script type="application/json">(.*?)</script>', row, re.S).group(1)))
-    assert spec["usermeta"] == {"embedOptions": {"actions": False}} and spec["encoding"]["tooltip"][0]["title"] == "Hour"
+    assert spec["usermeta"] == {"embedOptions": {"actions": False}}
+    assert spec["encoding"]["tooltip"][0]["title"] == "Hour"
     assert [r["n"] for r in spec["datasets"]["trend"]] == [10]  # one hourly bucket holds all ten
     assert '<span class="fmd-trend-total">10</span>' in row
     assert 'data-sort="change">Δ p95</a>' in html
@@ -329,7 +330,8 @@ def test_sort_by_change_puts_endpoints_without_a_comparison_last(make_app, sqlit
     assert re.search(r'<td class="num fmd-delta">–</td>', desc)
     # Headline: 3 requests against 2 (+50 %, never coloured), p95 up from ~20 ms to ~450 ms (worse: red).
     assert '<span class="fmd-change ">+50 %</span>' in desc
-    assert re.search(r'<dt>p95</dt>\s*<dd><span class="fmd-figure">[^<]+</span>\s*<span class="fmd-change fmd-bad">\+', desc)
+    assert re.search(r'<dt>p95</dt>\s*<dd><span class="fmd-figure">[^<]+</span>\s*'
+                     r'<span class="fmd-change fmd-bad">\+', desc)
 
 
 def test_level_change_says_saved_and_resets_on_error(app, admin) -> None:  # noqa: ANN001
