@@ -37,8 +37,11 @@ def app(make_app, sqlite_url):  # noqa: ANN001, ANN201
             request_environment=json.dumps({}), stacktrace=json.dumps([]), stack_at=0.1,
             cpu_percent=json.dumps([]), memory=json.dumps({}), cut=json.dumps([]))).inserted_primary_key[0]
         cache: dict = {}
-        for i, version in enumerate(("1.0", "2.0")):
-            seed_profile(conn, t, eid, 100 + i, now - timedelta(hours=i), shape(), version=version, cache=cache)
+        for i, version in enumerate(("1.0", "2.0")):  # each with its request (retention drops orphans)
+            when = now - timedelta(hours=i)
+            req = conn.execute(t.request.insert().values(endpoint_id=eid, duration=0.05, time_requested=when,
+                                                         status_code=200)).inserted_primary_key[0]
+            seed_profile(conn, t, eid, req, when, shape(), version=version, cache=cache)
         p = t.profile
         app.profile_id = conn.execute(p.select().with_only_columns(p.c.id).limit(1)).scalar()
     app.eid = eid

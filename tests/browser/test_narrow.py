@@ -77,16 +77,24 @@ CHARTS_DONE = """() => [...document.querySelectorAll('.fmd-chart-view')].every(v
 
 @pytest.fixture
 def extra(live_dashboard) -> dict[str, Any]:  # noqa: ANN001
-    """Outliers and profiles of "index", one outlier of LONG, an exception group; their ids."""
+    """Outliers and profiles of "index", one outlier of LONG, an exception group; their ids.
+
+    Each has its request row: retention (which may run while the test does) removes outliers and profiles
+    whose request is gone."""
     store = live_dashboard.app.extensions["fmd"].store
     t = store.tables
     now = utcnow().replace(microsecond=0) - timedelta(minutes=1)
+
+    def request(conn, eid: int) -> int:  # noqa: ANN001
+        return conn.execute(t.request.insert().values(endpoint_id=eid, duration=1.5, time_requested=now,
+                                                      status_code=200)).inserted_primary_key[0]
+
     with store.write() as conn:
         ids = writes.ensure_endpoints(conn, t, ["index", LONG], {})
         outliers = {}
-        for i, name in enumerate(("index", LONG)):
+        for name in ("index", LONG):
             outliers[name] = conn.execute(t.outlier.insert().values(
-                request_id=60_000 + i, endpoint_id=ids[name], time_requested=now, duration=1.5, status_code=200,
+                request_id=request(conn, ids[name]), endpoint_id=ids[name], time_requested=now, duration=1.5, status_code=200,
                 version="1.0", average=0.1, method="GET", url=f"/{LONG}?q={'x' * 120}",
                 request_values=json.dumps({"query": [["q", "x" * 120]], "form": [], "json": None}),
                 request_headers=json.dumps([["User-Agent", "Mozilla/5.0 " + "(KHTML, like Gecko) " * 6]]),
@@ -96,15 +104,20 @@ def extra(live_dashboard) -> dict[str, Any]:  # noqa: ANN001
                 stack_at=0.5, cpu_percent=json.dumps([10.0, 60.0]), memory=json.dumps({"rss": 1 << 27}),
                 cut=json.dumps([]))).inserted_primary_key[0]
         cache: dict = {}
-        profiles = [seed_profile(conn, t, ids["index"], 61_000 + i, now - timedelta(hours=i), shape(30, 10 + 20 * (i % 2)),
-                                 version=("1.0", "2.0")[i % 2], cache=cache) for i in range(12)]
+        profiles = [seed_profile(conn, t, ids["index"], request(conn, ids["index"]), now - timedelta(hours=i),
+                                 shape(30, 10 + 20 * (i % 2)), version=("1.0", "2.0")[i % 2], cache=cache)
+                    for i in range(12)]
     gid = group(store, "builtins.KeyError", [(floor_day(utcnow()), ids["index"], "1.0", 3)], message="'sku' " * 30)
     return {"ids": ids, "outliers": outliers, "profile": profiles[0], "group": gid}
 
 
 def measure(page, url: str) -> list[str]:  # noqa: ANN001
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     page.goto(url)
     page.wait_for_load_state("networkidle")
+    if failed:
+        return [f"{url}: {f}" for f in failed]
     page.wait_for_function(CHARTS_DONE)
     return [f"{url}: {problem}" for problem in page.evaluate(MEASURE)]
 
