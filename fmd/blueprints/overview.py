@@ -21,7 +21,7 @@ from markupsafe import Markup
 from ..charts.sparkline import trend_sparklines_json
 from ..queries import overview as queries
 from ..queries._range import DatePeriod, to_local, utcnow
-from ..queries.trends import NOISE, Headline
+from ..queries.trends import NOISE, Headline, previous_period
 from ..state import LEVELS
 from ._access import admin_required, get_state, is_admin, login_required
 from ._htmx import is_htmx, page_or_fragment
@@ -42,7 +42,9 @@ def previous_label(period: DatePeriod) -> str:
     """What the trends compare with: "the previous 25 hours (2026-11-25 16:00 to 2026-11-26 17:00)" or "the
     previous 30 days and 1 hour (...)" for a rolling range (which runs to the end of the current hour, so "24h"
     spans 25 whole hours), the previous days otherwise ("2026-11-13 to 2026-11-19")."""
-    before = period.previous()
+    before = previous_period(period)
+    if before is None:
+        return "nothing (the range starts at the earliest date the dashboard accepts)"
     if period.rolling is None:
         return before.describe()
     start, end = (to_local(moment, period.tz) for moment in (before.utc.start, before.utc.end))

@@ -95,6 +95,14 @@ def relative(now: float | None, before: float | None) -> float | None:
     return now / before - 1
 
 
+def previous_period(period: DatePeriod) -> DatePeriod | None:
+    """``period.previous()``, or None when it would start before the earliest date a period may have (2000)."""
+    try:
+        return period.previous()
+    except ValueError:
+        return None
+
+
 def _is_error(table: Table) -> object:
     return case((table.c.status_code >= 500, 1), else_=0)
 
@@ -109,7 +117,7 @@ def trends(conn: Connection, t: Tables, period: DatePeriod, endpoint_ids: Sequen
     ids = sorted(set(endpoint_ids))
     if not ids:
         return Trends(Headline(Figures(), Figures()), {})
-    previous = period.previous()
+    previous = previous_period(period)
 
     def only_ids(table: Table) -> list:
         return [] if every_endpoint else [table.c.endpoint_id.in_(ids)]
@@ -124,10 +132,11 @@ def trends(conn: Connection, t: Tables, period: DatePeriod, endpoint_ids: Sequen
         trend.requests += n
         if error:
             trend.errors += n
-    before = counts(conn, t, [previous.utc.start, previous.utc.end], lambda table: (_is_error(table),), only_ids)
+    before = {} if previous is None else counts(conn, t, [previous.utc.start, previous.utc.end],
+                                                lambda table: (_is_error(table),), only_ids)
 
     now_hists = by_first(histograms(conn, t, period.utc, ids))
-    before_hists = by_first(histograms(conn, t, previous.utc, ids))
+    before_hists = {} if previous is None else by_first(histograms(conn, t, previous.utc, ids))
     for eid, trend in out.items():
         qs = percentiles(now_hists.get(eid), (0.5, 0.95))
         if qs:

@@ -299,6 +299,11 @@ def test_bad_range_and_refresh_are_a_400(admin) -> None:  # noqa: ANN001
         assert resp.status_code == 400 and message in resp.text, query
 
 
+def test_a_range_at_the_earliest_date_has_nothing_to_compare_with(admin) -> None:  # noqa: ANN001
+    resp = admin.get(PREFIX + "/overview?start=2000-01-01&end=2000-01-07&sort=change")
+    assert resp.status_code == 200 and "changes against nothing (the range starts at the earliest date" in resp.text
+
+
 def test_headline_and_trend_columns(app, admin) -> None:  # noqa: ANN001
     html = admin.get(PREFIX + "/overview?last=24h").text
     strip = " ".join(re.search(r'<div class="fmd-headline".*?</p>\s*</div>', html, re.S).group(0).split())

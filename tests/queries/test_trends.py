@@ -132,3 +132,12 @@ def test_changes_without_a_base() -> None:
     assert (empty.requests_change, empty.error_rate_change, empty.p95_change) == (None, None, None)
     gone = Headline(Figures(0, 0, None), Figures(10, 1, 0.1))
     assert gone.requests_change == -1.0 and gone.error_rate_change is None
+
+
+def test_a_range_with_no_previous_period(store) -> None:  # noqa: ANN001
+    eid = record(store, [("old", 0.01, datetime(2000, 1, 2, 10), 200)])["old"]
+    first = DatePeriod(datetime(2000, 1, 1).date(), datetime(2000, 1, 7).date(), "UTC")
+    with store.read() as conn:
+        found = trends(conn, store.tables, first, [eid])  # the previous week would start in 1999: none
+    assert found.headline.previous == Figures() and found.headline.p95_change is None
+    assert found.endpoints[eid].buckets == {1: 1} and found.endpoints[eid].p95_change is None
