@@ -113,9 +113,17 @@ def extra(live_dashboard) -> dict[str, Any]:  # noqa: ANN001
 
 def measure(page, url: str) -> list[str]:  # noqa: ANN001
     failed: list[str] = []
-    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    page.goto(url)
-    page.wait_for_load_state("networkidle")
+
+    def on_response(r) -> None:  # noqa: ANN001
+        if r.status >= 400:
+            failed.append(f"{r.status} {r.url}")
+
+    page.on("response", on_response)
+    try:
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+    finally:
+        page.remove_listener("response", on_response)
     if failed:
         return [f"{url}: {f}" for f in failed]
     page.wait_for_function(CHARTS_DONE)
