@@ -8,6 +8,8 @@ import time
 from html import unescape as html_unescape
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dashboard_helpers import PREFIX, add_user, dashboard, logged_in, post
 from fmd.queries.overview import SORT_KEYS, endpoint_by_id
@@ -348,3 +350,23 @@ def test_level_change_says_saved_and_resets_on_error(app, admin) -> None:  # noq
     endpoint = post(admin, f"/endpoint/{app.ids['index']}/level", {"level": "2"}, htmx=True).text
     assert '<span role="status" class="fmd-saved">Saved</span>' in endpoint
     assert "fmd-saved" not in admin.get(PREFIX + f"/endpoint/{app.ids['index']}").text
+
+
+ODD = st.one_of(st.none(), st.text(st.characters(blacklist_categories=("Cs",)), max_size=40), st.sampled_from(
+    ["1h", "24h", "0h", "9601h", "400d", "401d", "0", "30", "300", "2000-01-01", "2999-12-31", "yes", "3", "-1"]))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(last=ODD, refresh=ODD, start=ODD, days=ODD, bulk_level=ODD, bulk_count=ODD,
+       sort=st.sampled_from(["change", "requests", None]), htmx=st.booleans())
+def test_any_range_or_refresh_is_a_page_or_a_400(admin, htmx, **args) -> None:  # noqa: ANN001, ANN003
+    query = {k: v for k, v in args.items() if v is not None}
+    resp = admin.get(PREFIX + "/overview", query_string=query, headers={"HX-Request": "true"} if htmx else {})
+    assert resp.status_code in (200, 400), query
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(level=ODD, confirm=ODD, expected=ODD, last=ODD, htmx=st.booleans())
+def test_any_bulk_form_is_answered_or_refused(admin, htmx, **fields) -> None:  # noqa: ANN001, ANN003
+    data = {k: v for k, v in fields.items() if v is not None}
+    assert post(admin, "/overview/level", data, htmx=htmx).status_code in (200, 303, 400), data
