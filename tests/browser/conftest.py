@@ -120,8 +120,10 @@ def live_dashboard(tmp_path, prefix: str) -> Iterator[Live]:  # noqa: ANN001
     from fmd.store.seed import seed_demo
 
     app = host_app()
+    # Outliers and profiles kept forever: tests add some without request rows, which retention's first run
+    # (10-60 s after start) would otherwise prune under a long test.
     state = fmd.bind(app, database=f"sqlite:///{tmp_path / 'live.db'}", table_prefix=prefix,
-                     password=ADMIN[1], flush_interval=0.05)
+                     password=ADMIN[1], flush_interval=0.05, retention_outliers_days=0, retention_profiles_days=0)
     seed_demo(state.store, 3000, 7, seed=7)
     client = app.test_client()
     for path in ("/", "/api/items", "/evil", "/", "/no-such-page"):
