@@ -36,6 +36,10 @@ bp = Blueprint("endpoint", __name__)
 SECTION = "fmd-endpoint"
 def _hourly(conn: Connection, t: Tables, eid: int, period: DatePeriod) -> tuple[list[dict], None]:
     rows = q.hits_by_hour_of_day(conn, t, eid, period.utc, period.tz)
+    # Only the range's local days, as on the Hourly load page: a fractional-offset zone's days widen to whole UTC
+    # hours, whose extra hour would add a row for the day before (India: 23:30 to 00:30).
+    first, last = period.first.isoformat(), period.last.isoformat()
+    rows = [row for row in rows if first <= row["day"] <= last]
     return (rows if any(row["hits"] for row in rows) else []), None
 
 

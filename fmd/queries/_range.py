@@ -117,7 +117,12 @@ class DatePeriod:
             raise ValueError("the end date is before the start date")
         if not (MIN_DATE <= self.first and self.last <= MAX_DATE):
             raise ValueError(f"dates must lie between {MIN_DATE} and {MAX_DATE}")
-        if self.days > MAX_DAYS:
+        # A rolling range is measured in hours: last=400d spans 9,600 hours and the current one, which touch 401
+        # (or, with a clock change, 402) local dates.
+        if self.span is not None and self.span.hours > MAX_DAYS * 24 + 1:
+            raise ValueError(f"the range is {self.span.hours} hours long; at most {MAX_DAYS * 24} hours (and the "
+                             f"current one) can be shown")
+        if self.span is None and self.days > MAX_DAYS:
             raise ValueError(f"the range is {self.days} days long; at most {MAX_DAYS} days can be shown")
 
     @classmethod
@@ -174,9 +179,10 @@ class DatePeriod:
         return self.hour_edges() if self.hourly else self.day_edges()
 
     def bucket_labels(self) -> list[str]:
-        """A local label per bucket of ``edges()``: "YYYY-MM-DD HH:00" per hour, "YYYY-MM-DD" per day."""
+        """A local label per bucket of ``edges()``: "YYYY-MM-DD HH:MM" per hour (the local time the UTC hour starts
+        at: "14:00", or "14:30" in India), "YYYY-MM-DD" per day."""
         if self.hourly:
-            return [to_local(edge, self.tz).strftime("%Y-%m-%d %H:00") for edge in self.hour_edges()[:-1]]
+            return [to_local(edge, self.tz).strftime("%Y-%m-%d %H:%M") for edge in self.hour_edges()[:-1]]
         return [day.isoformat() for day in self.dates()]
 
     def previous(self) -> "DatePeriod":

@@ -290,3 +290,23 @@ def test_a_rolling_range_form_keeps_rolling_unless_its_dates_change(app, admin) 
     assert "the last 24 hours" in same
     other = admin.get(url(app, "index", "/users") + "?last=24h&start=2024-01-01&end=2024-01-02").text
     assert "the last 24 hours" not in other and 'value="2024-01-01"' in other
+
+
+def test_the_hourly_tab_shows_only_the_range_s_days_in_a_fractional_offset_zone(make_app, sqlite_url) -> None:  # noqa: ANN001
+    """India (+05:30): a local day widens to whole UTC hours (23:30 the day before to 00:30 the day after); the
+    UTC hour that starts at 23:30 the day before is that day's (as on the Hourly load page), so it adds no row."""
+    from fmd.queries._range import local_midnight_utc, local_today
+
+    app = dashboard(make_app, sqlite_url, timezone="Asia/Kolkata")
+    day = local_today(utcnow(), "Asia/Kolkata") - timedelta(days=1)
+    midnight = local_midnight_utc(day, "Asia/Kolkata")  # 18:30 UTC the day before
+    ids = write(app.extensions["fmd"].store, [("index", 0.01, midnight - timedelta(minutes=20), 200, "u", "::1"),
+                                              ("index", 0.01, midnight + timedelta(minutes=40), 200, "u", "::1")])
+    client = logged_in(app)
+    html = client.get(f"{PREFIX}/endpoint/{ids['index']}/hourly?start={day}&end={day}").text
+    rows = next(iter(specs(html)[0]["datasets"].values()))
+    assert {row["day"] for row in rows} == {day.isoformat()}
+    assert [(row["hour"], row["hits"]) for row in rows if row["hits"]] == [(0, 1)]
+    csv_rows = list(csv.DictReader(io.StringIO(
+        client.get(f"{PREFIX}/endpoint/{ids['index']}/hourly.csv?start={day}&end={day}").text)))
+    assert {row["day"] for row in csv_rows} == {day.isoformat()} and sum(int(r["hits"]) for r in csv_rows) == 1

@@ -109,3 +109,24 @@ def test_the_previous_period_has_the_same_length_and_ends_at_the_start() -> None
         assert before.days == period.days or before.utc.hours == period.utc.hours
     calendar = DatePeriod(date(2024, 3, 8), date(2024, 3, 14), "UTC").previous()
     assert (calendar.first, calendar.last, calendar.rolling) == (date(2024, 3, 1), date(2024, 3, 7), None)
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Kolkata", "America/New_York", "Australia/Lord_Howe"])
+def test_the_longest_rolling_range_is_accepted(tz: str) -> None:
+    """last=400d (9,600 hours, the most the URL takes) touches 401 local dates, more than MAX_DAYS: still shown."""
+    for now in (NOW, datetime(2026, 3, 30, 23, 40), datetime(2026, 11, 1, 0, 5)):
+        period = DatePeriod.last_hours(MAX_DAYS * 24, now, tz)
+        assert period.rolling == f"{MAX_DAYS}d" and period.utc.hours == MAX_DAYS * 24 + 1
+        assert period.previous().utc.end == period.utc.start
+    with pytest.raises(ValueError):
+        DatePeriod.last_hours(MAX_DAYS * 24 + 1, NOW, "UTC")
+    with pytest.raises(ValueError):
+        DatePeriod(date(2024, 1, 1), date(2024, 1, 1) + timedelta(days=MAX_DAYS), "UTC")
+
+
+def test_hourly_labels_in_a_fractional_offset_zone_name_the_local_time_the_hour_starts() -> None:
+    """India is UTC+05:30: the UTC hour 11:00-12:00 is 16:30-17:30 there, labelled 16:30 (not 16:00)."""
+    period = DatePeriod.last_hours(6, NOW, "Asia/Kolkata")
+    labels = period.bucket_labels()
+    assert period.since_label() == "since 16:30" and labels[0] == "2026-11-27 16:30"
+    assert labels[-1] == "2026-11-27 22:30" and len(set(labels)) == len(labels) == 7
