@@ -154,3 +154,10 @@ def _login(page: Any, base: str, user: str, password: str) -> None:
 def login() -> Callable[[Any, str, str, str], None]:
     """``login(page, base, user, password)``: log in through the dashboard's form."""
     return _login
+
+
+@pytest.fixture
+def admin_page(page, live_dashboard, login):  # noqa: ANN001, ANN201
+    """A Chromium page logged in to the live dashboard as its admin."""
+    login(page, live_dashboard.base, *live_dashboard.admin)
+    return page

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 
 from fmd.blueprints.app_charts import CHARTS
 
 DRAWN = ".fmd-chart .fmd-chart-view svg, .fmd-chart .fmd-chart-view canvas"
-
-
-@pytest.fixture
-def admin_page(page, live_dashboard, login):  # noqa: ANN001, ANN201
-    login(page, live_dashboard.base, *live_dashboard.admin)
-    return page
 
 
 def test_every_chart_page_draws_its_chart(admin_page, live_dashboard) -> None:  # noqa: ANN001

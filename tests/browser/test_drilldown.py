@@ -13,12 +13,6 @@ import pytest
 ENDPOINT = "api.items"  # a host route the live dashboard's demo traffic and real requests both hit
 
 
-@pytest.fixture
-def admin_page(page, live_dashboard, login):  # noqa: ANN001, ANN201
-    login(page, live_dashboard.base, *live_dashboard.admin)
-    return page
-
-
 def mark(page, role: str, *parts: str):  # noqa: ANN001, ANN201
     """The first drawn mark of *role* (Vega's aria-roledescription) whose label holds every one of *parts*."""
     selector = f'.fmd-chart-view svg [aria-roledescription="{role}"]'

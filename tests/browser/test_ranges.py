@@ -5,15 +5,7 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 DRAWN = ".fmd-chart .fmd-chart-view svg, .fmd-chart .fmd-chart-view canvas"
-
-
-@pytest.fixture
-def admin_page(page, live_dashboard, login):  # noqa: ANN001, ANN201
-    login(page, live_dashboard.base, *live_dashboard.admin)
-    return page
 
 
 def test_a_rolling_range_is_in_the_url_and_a_link_reproduces_it(admin_page, live_dashboard) -> None:  # noqa: ANN001
