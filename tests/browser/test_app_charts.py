@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from fmd.blueprints.app_charts import CHARTS
 
 DRAWN = ".fmd-chart .fmd-chart-view svg, .fmd-chart .fmd-chart-view canvas"
