@@ -310,3 +310,20 @@ def test_the_hourly_tab_shows_only_the_range_s_days_in_a_fractional_offset_zone(
     csv_rows = list(csv.DictReader(io.StringIO(
         client.get(f"{PREFIX}/endpoint/{ids['index']}/hourly.csv?start={day}&end={day}").text)))
     assert {row["day"] for row in csv_rows} == {day.isoformat()} and sum(int(r["hits"]) for r in csv_rows) == 1
+
+
+def test_a_tab_switch_moves_auto_refresh_to_the_new_tab(app, admin) -> None:  # noqa: ANN001
+    """The poller and the auto-refresh choices live outside the tabs: a tab switch sends them out of band for the
+    new tab, else the poller kept reloading the tab open before (and 'off' led back to it)."""
+    users, status = url(app, "index", "/users"), url(app, "index", "/status-codes")
+    tabs = admin.get(status + "?last=6h&refresh=30", headers={"HX-Request": "true"}).text
+    slot = re.search(r'<div id="fmd-autorefresh" hx-swap-oob="true">(.*?)</div>\s*</div>', tabs, re.S)
+    assert slot and f'hx-get="{status}?last=6h&amp;refresh=30" hx-target="#fmd-endpoint"' in slot.group(1)
+    bar = re.search(r'<p id="fmd-refresh-bar" [^>]*hx-swap-oob="true">(.*?)</p>', tabs, re.S).group(1)
+    assert f'href="{status}?last=6h"' in bar and f'href="{status}?last=6h&amp;refresh=60"' in bar
+    assert tabs.count(users + "?") == 2  # only the Users tab's link (href and hx-get) leads to the old tab
+    off = admin.get(status + "?last=6h", headers={"HX-Request": "true"}).text
+    assert re.search(r'<div id="fmd-autorefresh" hx-swap-oob="true">\s*</div>', off) and "fmd-poller" not in off
+    page = admin.get(users + "?last=6h&refresh=30").text  # the page itself: one slot, one bar, nothing out of band
+    assert page.count('id="fmd-autorefresh"') == 1 and page.count('id="fmd-refresh-bar"') == 1
+    assert 'hx-swap-oob="true">' not in page.split('id="fmd-range"')[0] and page.count("hx-swap-oob") == 0
