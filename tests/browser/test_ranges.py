@@ -73,3 +73,27 @@ def test_auto_refresh_reloads_the_endpoint_section(admin_page, live_dashboard) -
     page.click(".fmd-refresh a:has-text('off')")
     page.wait_for_function("!location.search.includes('refresh')")
     assert page.locator(".fmd-poller").count() == 0
+
+
+def test_show_keeps_the_url_rolling_and_auto_refresh_follows_the_tab(admin_page, live_dashboard) -> None:  # noqa: ANN001
+    """Show with the dates as they were asks for the rolling range alone (dates in the URL would pin it to those
+    days once they no longer match); after a tab switch the poller and the refresh links are the new tab's."""
+    page = admin_page
+    page.clock.install()
+    page.goto(live_dashboard.dashboard + "/overview")
+    page.click("#fmd-overview-table tbody a[href*='/endpoint/']")
+    page.wait_for_url("**/endpoint/*")
+    page.click("#fmd-range .fmd-quick a:has-text('24 h')")
+    page.wait_for_url("**/hourly?last=24h")
+    page.click(".fmd-refresh a:has-text('30 s')")
+    page.wait_for_url("**/hourly?last=24h&refresh=30")
+    page.click("#fmd-range button[type=submit]")
+    page.wait_for_url(re.compile(r".*/hourly\?refresh=30&last=24h$"))
+    page.click("#fmd-tab-status-codes")
+    page.wait_for_url("**/status-codes?last=24h&refresh=30")
+    assert all("/status-codes?" in (a.get_attribute("href") or "") for a in page.locator(".fmd-refresh a").all())
+    with page.expect_request(lambda r: r.headers.get("hx-target") == "fmd-endpoint") as poll:
+        page.clock.run_for(31_000)
+    assert "/status-codes?last=24h&refresh=30" in poll.value.url
+    page.wait_for_timeout(500)
+    assert page.locator("#fmd-tab-status-codes[aria-current=page]").count() == 1
