@@ -13,6 +13,7 @@ import logging
 import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from flask import Flask, Response, redirect, request, url_for
 from flask.sessions import SecureCookieSessionInterface
@@ -124,10 +125,28 @@ def create_dashboard_app(state: "State") -> Flask:
             """The dashboard's root: the overview."""
             return redirect(url_for(home))
 
+    _install_canonical_ranges(app, state)
     _install_context(app, state, home)
     _install_error_pages(app)
     gate.check()  # use the store now, as the first request would; a failure is remembered, not raised
     return app
+
+
+def _install_canonical_ranges(app: Flask, state: "State") -> None:
+    """A page asked for a rolling range with the dates it covers today (a range form sent without JavaScript)
+    redirects to the URL with ``last`` alone, so a bookmark or a shared link stays rolling."""
+    from ..queries._range import utcnow
+    from ._params import redundant_dates
+
+    @app.before_request
+    def canonical_range() -> Response | None:
+        if request.method != "GET" or request.headers.get("HX-Request") or "last" not in request.args:
+            return None
+        if not redundant_dates(request.args, utcnow(), state.settings.timezone):
+            return None
+        kept = [(k, v) for k, v in request.args.items(multi=True) if k not in ("start", "end", "days")]
+        query = "&".join(f"{quote(k)}={quote(v)}" for k, v in kept)
+        return redirect(f"{request.script_root}{request.path}?{query}", 303)
 
 
 def _install_context(app: Flask, state: "State", home: str) -> None:

@@ -94,6 +94,15 @@ def parse_period(args: Mapping[str, str], now: datetime, tz: str) -> DatePeriod:
         abort(400, f"{exc}.")
 
 
+def redundant_dates(args: Mapping[str, str], now: datetime, tz: str) -> bool:
+    """Whether *args* name a rolling range (``last``) with ``start``/``end`` it wins over: the URL of a range form
+    submitted without JavaScript, whose dates would pin the view to those days once they no longer match."""
+    last = _one(args, "last")
+    if not last or (_one(args, "start") is None and _one(args, "end") is None):
+        return False
+    return parse_period(args, now, tz).rolling is not None
+
+
 def period_args(period: DatePeriod) -> dict[str, str]:
     """The URL arguments that reproduce *period*: ``last`` for a rolling range, else ``start`` and ``end``."""
     if period.rolling is not None:

@@ -28,6 +28,8 @@ class Tab:
     #: A tab with its own paging and downloads (outliers, exceptions): (conn, tables, endpoint row, period,
     #: request args) -> extra template context; such a tab has no generic CSV route (load is None).
     panel: Callable[[Connection, Tables, dict, DatePeriod, Any], dict] | None = None
+    #: Read from per-UTC-day rollups (users, IPs): a range that is not whole UTC days reads the days around it.
+    daily: bool = False
 
     @property
     def path(self) -> str:

@@ -11,6 +11,7 @@ rows; the Outliers and Exceptions tabs bring their own panel, paging and downloa
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Callable
 
 from flask import Blueprint, Response, abort, current_app, make_response, redirect, render_template, request, url_for
@@ -67,12 +68,14 @@ TABS = [
         f"slower; the value is printed in each cell. Busiest users on top, oldest version on the left. The {q.TOP} "
         "busiest users by name, the rest together as “other”. Per-user figures are kept per UTC day.",
         _only(q.users_by_version),
-        lambda rows, p: circles.circles_chart(rows, "user", "User", "Mean duration per user and version")),
+        lambda rows, p: circles.circles_chart(rows, "user", "User", "Mean duration per user and version"),
+        daily=True),
     Tab("ips", "IPs × versions", f"Mean duration per client IP address and version: the darker the cell, the "
         f"slower; the value is printed in each cell. Busiest IPs on top, oldest version on the left. The {q.TOP} "
         "busiest IPs by address, the rest together as “other”. Per-IP figures are kept per UTC day.",
         _only(q.ips_by_version),
-        lambda rows, p: circles.circles_chart(rows, "ip", "IP address", "Mean duration per IP address and version")),
+        lambda rows, p: circles.circles_chart(rows, "ip", "IP address", "Mean duration per IP address and version"),
+        daily=True),
     Tab("version_performance", "Per-version performance", "Durations per version, oldest at the top: the box spans "
         "the middle half of the requests (p25-p75), the tick is the median, the whiskers p5 and p95.",
         _only(q.durations_by_version),
@@ -80,7 +83,8 @@ TABS = [
     Tab("user_performance", "Per-user performance", f"Durations per user (group_by), busiest first: box p25-p75, "
         f"tick the median, whiskers p5 and p95. The {q.TOP} busiest users by name, the rest together.",
         _only(q.durations_by_user),
-        lambda rows, p: boxes.boxes_chart(rows, "user", "User", "Durations per user")),
+        lambda rows, p: boxes.boxes_chart(rows, "user", "User", "Durations per user"),
+        daily=True),
     Tab("status_codes", "Status codes", "Responses per status code over time (per hour for ranges up to 72 hours, "
         "else per day), and the share of each code.",
         _status, lambda rows, p: status_time.status_time_chart(
@@ -125,13 +129,27 @@ def _render(tab: Tab, endpoint_id: int) -> Response:
     spec = tab.draw(rows, period) if rows and tab.draw else None
     chart_table = tables.for_endpoint_tab(tab.name, rows, endpoint["name"], period.tz) if spec else None
     ctx = _context(tab, endpoint, period, header=header, rows=rows, table=table, spec=spec, chart_table=chart_table,
-                   range_oob=scope == "tabs", refresh=parse_refresh(request.args), **extra)
+                   range_oob=scope == "tabs", refresh=parse_refresh(request.args), day_note=_day_note(tab, period),
+                   **extra)
     template = {"page": "fmd/endpoint.html", "section": "fmd/partials/_endpoint_page.html",
                 "tabs": "fmd/partials/_endpoint_tabs.html"}[scope]
     resp = make_response(render_template(template, **ctx))
     resp.vary.add("HX-Request")
     resp.vary.add("HX-Target")
     return resp
+
+
+def _day_note(tab: Tab, period: DatePeriod) -> str | None:
+    """What a tab read from per-UTC-day rollups covers, when that is not exactly the range (else None)."""
+    if not tab.daily:
+        return None
+    first, end = q.day_span(period.utc)
+    if (first, end) == (period.utc.start, period.utc.end):
+        return None
+    last = end - timedelta(days=1)
+    days = f"the UTC day {first:%Y-%m-%d}" if first == last else f"the UTC days {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    return (f"Per-user and per-IP figures are kept per UTC day, so this tab counts {days}, not exactly "
+            f"{period.describe()} ({period.tz}) as the header does.")
 
 
 def _context(tab: Tab, endpoint: dict, period: DatePeriod, refresh: int = 0, **extra: Any) -> dict:

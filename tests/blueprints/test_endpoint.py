@@ -275,7 +275,8 @@ def test_a_rolling_range_and_refresh_stay_in_every_link(app, admin) -> None:  # 
     assert f'href="{url(app, "index", "/users")}?last=24h&amp;refresh=30"' in html
     assert 'aria-current="true">6 h</a>' in html
     # The poller reloads the whole section every 30 s, only while the page is visible; the no-JS page reloads.
-    assert 'hx-trigger="every 30s [document.visibilityState === \'visible\']"' in html
+    assert ('hx-trigger="every 30s [document.visibilityState === \'visible\' && !document.querySelector('
+            '\'#fmd-endpoint input:focus, #fmd-endpoint select:focus, #fmd-endpoint .fmd-chart-table[open]\')]"') in html
     assert f'hx-get="{url(app, "index", "/users")}?last=6h&amp;refresh=30" hx-target="#fmd-endpoint"' in html
     assert '<noscript><meta http-equiv="refresh" content="30"></noscript>' in html
     # Refresh off by default: no poller, no meta refresh.
@@ -286,8 +287,14 @@ def test_a_rolling_range_and_refresh_stay_in_every_link(app, admin) -> None:  # 
 def test_a_rolling_range_form_keeps_rolling_unless_its_dates_change(app, admin) -> None:  # noqa: ANN001
     html = admin.get(url(app, "index", "/users") + "?last=24h").text
     first, last = re.findall(r'name="(?:start|end)" value="([0-9-]+)"', html)
-    same = admin.get(url(app, "index", "/users") + f"?last=24h&start={first}&end={last}").text
-    assert "the last 24 hours" in same
+    # Sent without JavaScript, the form's URL redirects to "last" alone, so a bookmark of it stays rolling.
+    resp = admin.get(url(app, "index", "/users") + f"?last=24h&refresh=30&start={first}&end={last}")
+    assert resp.status_code == 303 and resp.headers["Location"] == url(app, "index", "/users") + "?last=24h&refresh=30"
+    assert "the last 24 hours" in admin.get(resp.headers["Location"]).text
+    # htmx asks for the fragment directly (its pushed URL drops the dates on the client).
+    same = admin.get(url(app, "index", "/users") + f"?last=24h&start={first}&end={last}",
+                     headers={"HX-Request": "true"})
+    assert same.status_code == 200 and "the last 24 hours" in same.text
     other = admin.get(url(app, "index", "/users") + "?last=24h&start=2024-01-01&end=2024-01-02").text
     assert "the last 24 hours" not in other and 'value="2024-01-01"' in other
 
@@ -327,3 +334,14 @@ def test_a_tab_switch_moves_auto_refresh_to_the_new_tab(app, admin) -> None:  # 
     page = admin.get(users + "?last=6h&refresh=30").text  # the page itself: one slot, one bar, nothing out of band
     assert page.count('id="fmd-autorefresh"') == 1 and page.count('id="fmd-refresh-bar"') == 1
     assert 'hx-swap-oob="true">' not in page.split('id="fmd-range"')[0] and page.count("hx-swap-oob") == 0
+
+
+def test_per_day_tabs_say_which_utc_days_they_count(app, admin) -> None:  # noqa: ANN001
+    # The per-user and per-IP rollups are daily: a rolling hour is read as its whole UTC day, and the tab says so.
+    for path in ("/users", "/ips", "/user-performance"):
+        html = admin.get(url(app, "index", path) + "?last=1h", headers={"HX-Request": "true"}).text
+        assert "fmd-day-note" in html and re.search(r"so this tab counts the UTC days? \d{4}-", html), path
+        assert "not exactly the last hour (since" in html
+    # Whole UTC days (the dashboard's TIMEZONE is UTC here): nothing to say; other tabs never say it.
+    assert "fmd-day-note" not in admin.get(url(app, "index", "/users") + "?days=7").text
+    assert "fmd-day-note" not in admin.get(url(app, "index", "/status-codes") + "?last=1h").text
