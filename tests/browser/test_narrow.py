@@ -207,3 +207,19 @@ def test_a_long_user_name_keeps_the_header_one_line(page, live_dashboard, login)
     assert whoami.get_attribute("title") == f"Logged in as {name} (viewer)"  # the whole name, when shortened
     role = page.locator(".fmd-whoami .fmd-role").bounding_box()
     assert role["x"] + role["width"] <= WIDTH and page.locator(".fmd-whoami .fmd-role").inner_text() == "viewer"
+
+
+def test_endpoint_tabs_are_one_line_with_the_current_tab_in_view(admin_page, live_dashboard) -> None:  # noqa: ANN001
+    page = admin_page
+    page.set_viewport_size({"width": WIDTH, "height": 800})
+    page.goto(live_dashboard.dashboard + "/overview")
+    href = page.locator("#fmd-overview-table tbody a[href*='/endpoint/']").first.get_attribute("href")
+    last = TABS[-1]
+    page.goto(live_dashboard.base + href.split("?")[0] + "/" + last.path)
+    tabs = page.locator(".fmd-tab-list")
+    first = page.locator(".fmd-tab-list li").first.bounding_box()
+    box = tabs.bounding_box()
+    assert box["height"] < 2 * first["height"] + 4, (box, first)  # one line, not wrapped
+    current = page.locator(".fmd-tab-list a[aria-current=page]").bounding_box()
+    assert 0 <= current["x"] and current["x"] + current["width"] <= WIDTH, current  # scrolled into view
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
