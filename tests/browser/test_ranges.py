@@ -8,6 +8,13 @@ import re
 DRAWN = ".fmd-chart .fmd-chart-view svg, .fmd-chart .fmd-chart-view canvas"
 
 
+def open_an_endpoint(page, live_dashboard) -> None:  # noqa: ANN001
+    """From the overview, as a user would: the first endpoint's page."""
+    page.goto(live_dashboard.dashboard + "/overview")
+    page.click("#fmd-overview-table tbody a[href*='/endpoint/']")
+    page.wait_for_url("**/endpoint/*")
+
+
 def test_a_rolling_range_is_in_the_url_and_a_link_reproduces_it(admin_page, live_dashboard) -> None:  # noqa: ANN001
     page = admin_page
     page.goto(live_dashboard.dashboard + "/daily")
@@ -36,9 +43,7 @@ def test_a_rolling_range_is_in_the_url_and_a_link_reproduces_it(admin_page, live
 
 def test_the_endpoint_page_keeps_a_rolling_range_across_tabs(admin_page, live_dashboard) -> None:  # noqa: ANN001
     page = admin_page
-    page.goto(live_dashboard.dashboard + "/overview")
-    page.click("#fmd-overview-table tbody a[href*='/endpoint/']")
-    page.wait_for_url("**/endpoint/*")
+    open_an_endpoint(page, live_dashboard)
     page.evaluate("window.fmdMarker = 'same page'")
     page.click("#fmd-range .fmd-quick a:has-text('7 d')")
     page.wait_for_url("**/endpoint/*/hourly?last=7d")
@@ -58,9 +63,7 @@ def test_the_endpoint_page_keeps_a_rolling_range_across_tabs(admin_page, live_da
 def test_auto_refresh_reloads_the_endpoint_section(admin_page, live_dashboard) -> None:  # noqa: ANN001
     page = admin_page
     page.clock.install()
-    page.goto(live_dashboard.dashboard + "/overview")
-    page.click("#fmd-overview-table tbody a[href*='/endpoint/']")
-    page.wait_for_url("**/endpoint/*")
+    open_an_endpoint(page, live_dashboard)
     page.click(".fmd-refresh a:has-text('30 s')")
     page.wait_for_url("**refresh=30*")
     assert page.locator(".fmd-refresh a[aria-current=true]").inner_text() == "30 s"
@@ -80,9 +83,7 @@ def test_show_keeps_the_url_rolling_and_auto_refresh_follows_the_tab(admin_page,
     days once they no longer match); after a tab switch the poller and the refresh links are the new tab's."""
     page = admin_page
     page.clock.install()
-    page.goto(live_dashboard.dashboard + "/overview")
-    page.click("#fmd-overview-table tbody a[href*='/endpoint/']")
-    page.wait_for_url("**/endpoint/*")
+    open_an_endpoint(page, live_dashboard)
     page.click("#fmd-range .fmd-quick a:has-text('24 h')")
     page.wait_for_url("**/hourly?last=24h")
     page.click(".fmd-refresh a:has-text('30 s')")
