@@ -30,7 +30,7 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DAYS = re.compile(r"[0-9]{1,6}")
 _LAST = re.compile(r"([0-9]{1,5})([hd])")
 #: Columns whose natural first click sorts the biggest first.
-_DESCENDING_FIRST = {"today", "week", "total", "median", "p95", "errors", "last", "exceptions"}
+_DESCENDING_FIRST = {"today", "week", "total", "requests", "median", "p95", "change", "errors", "last", "exceptions"}
 
 
 def _one(args: Mapping[str, str], name: str) -> str | None:

@@ -34,8 +34,6 @@ bp = Blueprint("overview", __name__)
 LEVEL_NAMES = {0: "0 · off", 1: "1 · timing", 2: "2 · + outliers", 3: "3 · + profiler"}
 #: The URL arguments that name a range (kept in every link only when the page was asked with one).
 RANGE_ARGS = ("start", "end", "days", "last")
-#: Columns whose natural first click sorts the biggest first (besides _params' own).
-_DESCENDING_FIRST = {"requests", "change"}
 
 
 def previous_label(period: DatePeriod) -> str:
@@ -94,11 +92,6 @@ class OverviewView(OverviewArgs):
     def range_query(self) -> dict[str, str]:
         """The range's own URL arguments (for links to other pages with the same range)."""
         return dict(self.range_args)
-
-    def sort_link(self, key: str) -> dict[str, str]:
-        if key in _DESCENDING_FIRST and key != self.sort:
-            return self.query(sort=key, dir="desc")
-        return super().sort_link(key)
 
 
 def parse_view(args: Mapping[str, str], period: DatePeriod) -> OverviewView:
