@@ -35,6 +35,8 @@ bp = Blueprint("endpoint", __name__)
 
 #: The htmx target id for which a tab URL answers with the whole section instead of only the tabs.
 SECTION = "fmd-endpoint"
+
+
 def _hourly(conn: Connection, t: Tables, eid: int, period: DatePeriod) -> tuple[list[dict], None]:
     rows = q.hits_by_hour_of_day(conn, t, eid, period.utc, period.tz)
     # Only the range's local days, as on the Hourly load page: a fractional-offset zone's days widen to whole UTC
